@@ -1,0 +1,1 @@
+"""Borrowers (individuals and businesses) and their contact points."""

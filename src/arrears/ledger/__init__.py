@@ -1,0 +1,1 @@
+"""Payments, charges, their allocation to installments, and reversals."""

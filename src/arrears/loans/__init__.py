@@ -1,0 +1,1 @@
+"""Products, loans, repayment schedules and imports."""
