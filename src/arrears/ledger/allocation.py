@@ -10,9 +10,11 @@ reversal is handled by deriving again: the state can never drift.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 PENALTY, FEE, INTEREST, PRINCIPAL, CREDIT = "penalty", "fee", "interest", "principal", "credit"
 DEFAULT_ORDER: tuple[str, ...] = (PENALTY, FEE, INTEREST, PRINCIPAL)
@@ -59,6 +61,7 @@ class Allocated:
     component: str
     charge_id: int | None
     amount: int
+    applied_on: date | None = None  # when the money met the debt; None while held as credit
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,36 +134,98 @@ class _Slot:
         self.available_from = available
 
 
-def _slots(
-    installments: Sequence[Due], charges: Iterable[ChargeDue], order: Sequence[str]
-) -> list[_Slot]:
-    by_installment: dict[int, list[ChargeDue]] = {}
-    for charge in charges:
-        by_installment.setdefault(charge.installment_number, []).append(charge)
-    slots: list[_Slot] = []
-    for index, due in enumerate(installments):
-        attached = sorted(
-            by_installment.pop(due.number, []), key=lambda c: (c.charged_on, c.charge_id)
+class Ledger:
+    """An incremental ledger: add charges and apply payments in date order.
+
+    ``allocate`` drives it from stored data; the daily run drives it while it accrues
+    penalty interest, which depends on what was paid when.
+    """
+
+    def __init__(self, installments: Sequence[Due], order: Sequence[str] = DEFAULT_ORDER) -> None:
+        if sorted(order) != sorted(DEFAULT_ORDER):
+            raise ValueError("order must list penalty, fee, interest and principal once each")
+        self.schedule = sorted(installments, key=lambda d: (d.due_on, d.number))
+        self.order = tuple(order)
+        self._index = {due.number: i for i, due in enumerate(self.schedule)}
+        self._rank = {component: k for k, component in enumerate(self.order)}
+        self.slots: list[_Slot] = []
+        self._keys: list[tuple[int, int, int]] = []
+        for index, due in enumerate(self.schedule):
+            for component in self.order:
+                if component == PENALTY:
+                    continue
+                amount = {PRINCIPAL: due.principal, INTEREST: due.interest, FEE: due.fee}
+                self._insert(_Slot(index, component, amount[component], None, date.min), 0)
+        self.applied: list[tuple[int, _Slot, int, date]] = []  # payment, slot, amount, on
+        self.credit: list[list[Any]] = []  # FIFO of [payment_id, amount]
+        self._charge_seq = 0
+
+    def _insert(self, slot: _Slot, seq: int) -> None:
+        key = (slot.index, self._rank[slot.component], seq)
+        position = bisect.bisect_right(self._keys, key)
+        self._keys.insert(position, key)
+        self.slots.insert(position, slot)
+
+    def add_charge(self, charge: ChargeDue) -> None:
+        """Add a penalty or fee; credit already held pays it at once."""
+        index = self._index.get(charge.installment_number)
+        if index is None:
+            raise ValueError(
+                f"charges refer to installments that do not exist: [{charge.installment_number}]"
+            )
+        if charge.component not in (PENALTY, FEE):
+            raise ValueError("a charge is a penalty or a fee")
+        self._charge_seq += 1
+        self._insert(
+            _Slot(index, charge.component, charge.amount, charge.charge_id, charge.charged_on),
+            self._charge_seq,
         )
-        for component in order:
-            if component == PRINCIPAL:
-                slots.append(_Slot(index, PRINCIPAL, due.principal, None, date.min))
-            elif component == INTEREST:
-                slots.append(_Slot(index, INTEREST, due.interest, None, date.min))
-            else:
-                if component == FEE:
-                    slots.append(_Slot(index, FEE, due.fee, None, date.min))
-                for charge in attached:
-                    if charge.component == component:
-                        slots.append(
-                            _Slot(
-                                index, component, charge.amount, charge.charge_id, charge.charged_on
-                            )
-                        )
-    if by_installment:
-        missing = sorted(by_installment)
-        raise ValueError(f"charges refer to installments that do not exist: {missing}")
-    return slots
+        self.use_credit(charge.charged_on)
+
+    def _pay(self, payment_id: int, amount: int, on: date) -> int:
+        for slot in self.slots:
+            if amount == 0:
+                break
+            if slot.remaining == 0 or slot.available_from > on:
+                continue
+            take = min(slot.remaining, amount)
+            slot.remaining -= take
+            amount -= take
+            self.applied.append((payment_id, slot, take, on))
+        return amount
+
+    def use_credit(self, on: date) -> None:
+        """Apply money held as credit to whatever is payable on ``on``."""
+        while self.credit:
+            entry = self.credit[0]
+            left = self._pay(entry[0], entry[1], on)
+            if left:
+                entry[1] = left
+                return
+            self.credit.pop(0)
+
+    def pay(self, receipt: Receipt) -> None:
+        """Apply a payment on its value date; what is left over is held as credit."""
+        if receipt.amount <= 0:
+            raise ValueError("payment amounts must be positive")
+        self.use_credit(receipt.value_date)
+        left = self._pay(receipt.payment_id, receipt.amount, receipt.value_date)
+        if left:
+            self.credit.append([receipt.payment_id, left])
+
+    def outstanding_of(self, number: int, component: str) -> int:
+        """What is still owed of one component of one installment."""
+        index = self._index[number]
+        return sum(s.remaining for s in self.slots if s.index == index and s.component == component)
+
+    def outstanding_total(self, number: int) -> int:
+        """What is still owed on one installment."""
+        index = self._index[number]
+        return sum(s.remaining for s in self.slots if s.index == index)
+
+    def state(self) -> LedgerState:
+        """The derived state so far."""
+        return _state(self.schedule, self.slots, self.applied, self.credit)
 
 
 def allocate(
@@ -169,60 +234,34 @@ def allocate(
     receipts: Iterable[Receipt] = (),
     order: Sequence[str] = DEFAULT_ORDER,
 ) -> LedgerState:
-    """Derive the ledger: apply ``receipts`` in value-date order to installments and charges."""
-    if sorted(order) != sorted(DEFAULT_ORDER):
-        raise ValueError("order must list penalty, fee, interest and principal once each")
-    schedule = sorted(installments, key=lambda d: (d.due_on, d.number))
-    charge_list = list(charges)
-    slots = _slots(schedule, charge_list, order)
-    applied: list[list[int]] = []  # [payment_id, slot position, amount]
-    credit: list[list[int]] = []  # FIFO of [payment_id, amount]
+    """Derive the ledger: apply ``receipts`` in value-date order to installments and charges.
 
-    def pay(payment_id: int, amount: int, on: date) -> int:
-        for position, slot in enumerate(slots):
-            if amount == 0:
-                break
-            if slot.remaining == 0 or slot.available_from > on:
-                continue
-            take = min(slot.remaining, amount)
-            slot.remaining -= take
-            amount -= take
-            applied.append([payment_id, position, take])
-        return amount
-
-    def use_credit(on: date) -> None:
-        while credit:
-            entry = credit[0]
-            left = pay(entry[0], entry[1], on)
-            if left:
-                entry[1] = left
-                return
-            credit.pop(0)
-
+    A charge dated on or before a payment's value date is payable by it.
+    """
+    ledger = Ledger(installments, order)
+    pending = sorted(charges, key=lambda c: (c.charged_on, c.charge_id))
+    k = 0
     for receipt in sorted(receipts, key=lambda r: (r.value_date, r.sequence, r.payment_id)):
-        if receipt.amount <= 0:
-            raise ValueError("payment amounts must be positive")
-        use_credit(receipt.value_date)
-        left = pay(receipt.payment_id, receipt.amount, receipt.value_date)
-        if left:
-            credit.append([receipt.payment_id, left])
-    use_credit(date.max)
-
-    return _state(schedule, slots, applied, credit)
+        while k < len(pending) and pending[k].charged_on <= receipt.value_date:
+            ledger.add_charge(pending[k])
+            k += 1
+        ledger.pay(receipt)
+    for charge in pending[k:]:
+        ledger.add_charge(charge)
+    return ledger.state()
 
 
 def _state(
     schedule: Sequence[Due],
     slots: Sequence[_Slot],
-    applied: Sequence[Sequence[int]],
-    credit: Sequence[Sequence[int]],
+    applied: Sequence[tuple[int, _Slot, int, date]],
+    credit: Sequence[Sequence[Any]],
 ) -> LedgerState:
     # per installment: principal, interest, scheduled fee, charged fees, penalty paid
     paid = [[0, 0, 0, 0, 0] for _ in schedule]
     charge_paid = {slot.charge_id: 0 for slot in slots if slot.charge_id is not None}
     allocations: list[Allocated] = []
-    for payment_id, position, amount in applied:
-        slot = slots[position]
+    for payment_id, slot, amount, on in applied:
         row = paid[slot.index]
         if slot.charge_id is not None:
             charge_paid[slot.charge_id] += amount
@@ -235,7 +274,7 @@ def _state(
             row[2] += amount
         allocations.append(
             Allocated(
-                payment_id, schedule[slot.index].number, slot.component, slot.charge_id, amount
+                payment_id, schedule[slot.index].number, slot.component, slot.charge_id, amount, on
             )
         )
     charged_fee = [0] * len(schedule)
@@ -249,7 +288,7 @@ def _state(
         else:
             charged_penalty[slot.index] += original
     for payment_id, amount in credit:
-        allocations.append(Allocated(payment_id, None, CREDIT, None, amount))
+        allocations.append(Allocated(payment_id, None, CREDIT, None, amount, None))
     states = tuple(
         InstallmentState(
             number=due.number,

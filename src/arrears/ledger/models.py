@@ -51,6 +51,8 @@ class Charge(Audited, Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     charged_on: Mapped[date] = mapped_column(Date, nullable=False)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # first day of accrual, for penalty interest accrued over a span; None for one-off fees
+    accrued_from: Mapped[date | None] = mapped_column(Date)
     paid: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # derived
     source: Mapped[str] = mapped_column(String(16), nullable=False, default="manual")
     description: Mapped[str | None] = mapped_column(String(500))
@@ -69,3 +71,5 @@ class Allocation(Base):
     component: Mapped[str] = mapped_column(String(16), nullable=False)
     charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # when the money met the debt (the later of value date and charge date); None: credit
+    applied_on: Mapped[date | None] = mapped_column(Date)

@@ -275,6 +275,7 @@ def rederive(*, db_session: Session, loan_ids: Collection[int]) -> int:
                     "component": a.component,
                     "charge_id": a.charge_id,
                     "amount": a.amount,
+                    "applied_on": a.applied_on,
                 }
                 for a in state.allocations
             )

@@ -158,6 +158,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("charged_on", sa.Date(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("accrued_from", sa.Date(), nullable=True),
         sa.Column("paid", sa.BigInteger(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("description", sa.String(length=500), nullable=True),
@@ -226,6 +227,7 @@ def upgrade() -> None:
         sa.Column("component", sa.String(length=16), nullable=False),
         sa.Column("charge_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("applied_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["charge_id"], ["charges.id"], name=op.f("fk_allocations_charge_id_charges")
         ),
