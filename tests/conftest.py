@@ -3,23 +3,31 @@
 Tests that take ``engine`` or ``db_session`` run once per database. PostgreSQL runs when
 ``ARREARS_TEST_POSTGRES_URL`` is set (CI always sets it); otherwise those runs skip and say
 so.
+
+``auth_client`` is a client of the whole app signed in as an administrator; ``sign_in``
+gives a bearer token for a new user of any role.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from arrears.auth import passwords
 from arrears.kit import db as kit_db
 from arrears.kit.migrate import upgrade
 from arrears.models import metadata
+from tests.factories import bearer_token
 
 POSTGRES_URL = os.environ.get("ARREARS_TEST_POSTGRES_URL", "")
 DATABASES = ["sqlite", "postgresql"]
@@ -91,3 +99,35 @@ def db_session(engine: Engine) -> Iterator[Session]:
     finally:
         session.rollback()
         session.close()
+
+
+# --- signed-in clients ------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with minimal cost: the same code path, a thousand times faster."""
+    monkeypatch.setattr(
+        passwords, "hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=64),))
+    )
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", None)
+
+
+@pytest.fixture
+def sign_in(engine: Engine) -> Callable[..., dict[str, str]]:
+    """``sign_in("li.na", "collector")``: the Authorization header of a new user's token."""
+
+    def headers(username: str, role: str = "admin", **user: object) -> dict[str, str]:
+        return {"Authorization": f"Bearer {bearer_token(engine, username, role, **user)}"}
+
+    return headers
+
+
+@pytest.fixture
+def auth_client(engine: Engine) -> Iterator[TestClient]:
+    """A client of the whole app, signed in as an administrator with a bearer token."""
+    from arrears.app import create_app
+
+    token = bearer_token(engine, "test.admin", "admin")
+    with TestClient(create_app(), headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client

@@ -1,4 +1,5 @@
-"""Small builders for tests: a product, a customer, a loan, through the real services."""
+"""Small builders for tests: a product, a customer, a loan, through the real services, and
+signed-in users."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from arrears.auth import service as auth
+from arrears.auth.models import SessionKind
 from arrears.customers import service as customers
 from arrears.customers.schemas import CustomerIn
+from arrears.kit.db import unit_of_work
 from arrears.loans import products
 from arrears.loans import service as loans
 from arrears.loans.models import Loan, Product
@@ -51,3 +56,25 @@ def make_loan(
             first_due_on=first_due_on,
         ),
     )
+
+
+# Meets the password policy; the password of every test user unless a test says otherwise.
+TEST_PASSWORD = "Quiet-Harbour-Lantern-42"
+
+
+def bearer_token(engine: Engine, username: str, role: str = "admin", **user: object) -> str:
+    """A bearer token of a new user ``username`` with ``role`` (created and committed)."""
+    if role == "agency":
+        user.setdefault("agency", "Acme Recoveries")
+    with unit_of_work(engine) as session:
+        account = auth.get_by_username(db_session=session, username=username)
+        if account is None:
+            account = auth.create_user(
+                db_session=session,
+                username=username,
+                password=TEST_PASSWORD,
+                role=role,
+                **user,  # type: ignore[arg-type]
+            )
+        signed_in = auth.start_session(db_session=session, user=account, kind=SessionKind.BEARER)
+        return signed_in.issued.token

@@ -28,6 +28,26 @@ app.add_typer(product_app, name="product")
 app.add_typer(loan_app, name="loan")
 app.add_typer(payment_app, name="payment")
 
+from arrears.auth.cli import audit_app, keys_app, operator_actor, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+@app.callback()
+def _every_command(ctx: typer.Context) -> None:
+    # whatever a command writes is attributed to the operator at the terminal (cli:<login>)
+    ctx.with_resource(operator_actor())
+
+
+from arrears.delinquency import cli as delinquency_cli  # noqa: E402
+
+app.command("eod")(delinquency_cli.eod)
+app.command("worker")(delinquency_cli.worker)
+loan_app.command("hold")(delinquency_cli.loan_hold)
+loan_app.command("end-hold")(delinquency_cli.loan_end_hold)
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -331,3 +351,148 @@ def payment_reverse(
     except ArrearsError as exc:
         raise fail(exc) from None
     console.print(f"payment {payment_ref} reversed")
+
+
+demo_app = typer.Typer(
+    help="The demo portfolio: `arrears demo` builds it all; `demo generate` writes files.",
+    invoke_without_command=True,
+)
+app.add_typer(demo_app, name="demo")
+
+
+def _demo_progress() -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+@demo_app.callback()
+def demo(
+    ctx: typer.Context,
+    loans: Annotated[int, typer.Option(help="How many loans.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Same seed, same portfolio.")] = 42,
+    as_of: Annotated[
+        str | None, typer.Option(help="Business date of the demo (default: today).")
+    ] = None,
+    directory: Annotated[Path, typer.Option(help="Where the generated files are kept.")] = Path(
+        "demo-data"
+    ),
+) -> None:
+    """Create the schema, load demo products and portfolio, run the end of day, add users."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from arrears.delinquency.service import today_in_portfolio
+    from arrears.demo.build import build_demo
+    from arrears.kit.db import get_engine
+    from arrears.kit.settings import get_settings, mask_url_password
+
+    business_date = _parse_date(as_of, "--as-of") if as_of else today_in_portfolio()
+    with _demo_progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                for task in tasks.values():
+                    bar.update(task, visible=False)
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            summary = build_demo(
+                get_engine(),
+                loans=loans,
+                seed=seed,
+                as_of=business_date,
+                directory=directory,
+                progress=progress,
+            )
+        except ArrearsError as exc:
+            raise fail(exc) from None
+    settings = get_settings()
+    share = summary.delinquent / summary.loans * 100 if summary.loans else 0.0
+    console.print(
+        f"[bold green]demo ready[/] in {mask_url_password(settings.database_url)}: "
+        f"{summary.loans} active loans as of {summary.as_of}, {summary.delinquent} past due "
+        f"({share:.1f} %), month-end history for {len(summary.history_dates)} months"
+    )
+    buckets = Table("bucket", "loans", title="loans per bucket")
+    for bucket, count in summary.buckets.items():
+        buckets.add_row(bucket, str(count))
+    console.print(buckets)
+    if summary.users:
+        users = Table("user", "role", "password", title="demo sign-ins (change them outside demos)")
+        for username, role, password in summary.users:
+            users.add_row(username, role, password)
+        console.print(users)
+    console.print(
+        f"open http://{settings.host}:{settings.port}/ (console), "
+        f"http://{settings.host}:{settings.port}/docs (API) once `arrears serve` runs"
+    )
+
+
+@demo_app.command("generate")
+def demo_generate(
+    loans: Annotated[int, typer.Option(help="How many loans (up to 1,000,000 and more).")] = 3000,
+    seed: Annotated[int, typer.Option(help="Same seed, same portfolio.")] = 42,
+    as_of: Annotated[str | None, typer.Option(help="Business date (default: today).")] = None,
+    output: Annotated[Path, typer.Option(help="Folder for the files.")] = Path("demo-data"),
+    load: Annotated[
+        bool, typer.Option("--import/--no-import", help="Also import the files.")
+    ] = True,
+) -> None:
+    """Write a deterministic demo portfolio (products, customers, loans, payments) and load it."""
+    from arrears.delinquency.service import today_in_portfolio
+    from arrears.demo.generate import write_portfolio
+    from arrears.kit.db import unit_of_work
+    from arrears.loans import products
+    from arrears.loans.imports import run_import
+
+    business_date = _parse_date(as_of, "--as-of") if as_of else today_in_portfolio()
+    output.mkdir(parents=True, exist_ok=True)
+    with _demo_progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int | None = None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        files = write_portfolio(
+            output, loans=loans, seed=seed, as_of=business_date, progress=progress
+        )
+        if not load:
+            console.print(f"wrote {', '.join(str(p) for p in files.values())}")
+            return
+        try:
+            with unit_of_work() as session:
+                for spec in products.read_product_file(files["products"]):
+                    products.upsert(db_session=session, spec=spec)
+            for kind in ("customers", "loans", "payments"):
+
+                def step(stage: str, done: int, total: int | None, kind: str = kind) -> None:
+                    progress(f"import {kind} ({stage})", done, total)
+
+                with unit_of_work() as session:
+                    report = run_import(kind, files[kind], db_session=session, progress=step)
+                console.print(
+                    f"{kind}: {report.inserted} inserted, {report.unchanged} unchanged, "
+                    f"{report.rows_invalid} invalid"
+                )
+        except ArrearsError as exc:
+            raise fail(exc) from None
+
+
+if __name__ == "__main__":
+    app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -246,3 +247,17 @@ def test_annuity_installments_are_level_except_the_last(t):
         else:  # the balance ran out early, or interest alone exceeds the installment
             assert row.principal == min(balance, max(payment - row.interest, 0))
         balance = row.balance_after
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    any_terms.filter(lambda t: t.day_count is DayCount.THIRTY_360),
+    st.integers(min_value=1, max_value=120),
+)
+def test_reused_30_360_amounts_equal_a_fresh_computation(t, days_before):
+    from datetime import timedelta
+
+    from arrears.loans.schedule import _generate
+
+    for terms_ in (t, replace(t, disbursed_on=t.first_due_on - timedelta(days=days_before))):
+        assert generate(terms_) == _generate(terms_)

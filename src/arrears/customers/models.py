@@ -1,12 +1,18 @@
-"""Customer and contact-point tables."""
+"""Customer and contact-point tables.
+
+ID numbers are stored encrypted (``EncryptedString``); each has a blind index beside it
+for exact search, kept up to date whenever the ID number is set.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from arrears.auth.audit import register_audited
+from arrears.auth.crypto import BLIND_INDEX_LENGTH, EncryptedString, blind_index
 from arrears.kit.db import Audited, Base, BigId
 
 
@@ -44,10 +50,16 @@ class Customer(Audited, Base):
     customer_ref: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    # Chinese resident ID (individuals) — encrypted at rest by the security issue.
-    id_number: Mapped[str | None] = mapped_column(String(32), index=True)
-    # Unified social credit code (businesses).
-    registration_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Chinese resident ID (individuals), encrypted at rest; searched by its blind index.
+    id_number: Mapped[str | None] = mapped_column(EncryptedString(purpose="customers.id_number"))
+    id_number_index: Mapped[str | None] = mapped_column(String(BLIND_INDEX_LENGTH), index=True)
+    # Unified social credit code (businesses), likewise.
+    registration_code: Mapped[str | None] = mapped_column(
+        EncryptedString(purpose="customers.registration_code")
+    )
+    registration_code_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_LENGTH), index=True
+    )
     employer: Mapped[str | None] = mapped_column(String(200))
     # Monthly income in minor units of income_currency.
     income: Mapped[int | None] = mapped_column(BigInteger)
@@ -60,6 +72,11 @@ class Customer(Audited, Base):
     contact_points: Mapped[list[ContactPoint]] = relationship(
         back_populates="customer", order_by="ContactPoint.id", cascade="all, delete-orphan"
     )
+
+    @validates("id_number", "registration_code")
+    def _keep_blind_index(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_index", identifier_index(value))
+        return value
 
 
 class ContactPoint(Audited, Base):
@@ -82,3 +99,17 @@ class ContactPoint(Audited, Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     customer: Mapped[Customer] = relationship(back_populates="contact_points")
+
+
+def identifier_index(value: str | None) -> str | None:
+    """The blind index stored beside an ID number or credit code (None for none)."""
+    return None if value is None else blind_index(value)
+
+
+# Every edit of a customer or contact point is an audit entry. Encrypted columns show only
+# that they changed; so do their blind indexes and contact values (personal data stays
+# out of the trail).
+register_audited(
+    Customer, entity_type="customer", redact=("id_number_index", "registration_code_index")
+)
+register_audited(ContactPoint, entity_type="contact_point", redact=("value",))

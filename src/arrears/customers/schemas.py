@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from arrears.customers.models import ContactKind, ContactRelation, ContactStatus, CustomerType
+from arrears.customers.models import (
+    ContactKind,
+    ContactRelation,
+    ContactStatus,
+    CustomerType,
+    identifier_index,
+)
 from arrears.customers.validation import (
     normalise_email,
     normalise_phone,
@@ -119,14 +126,19 @@ class CustomerIn(BaseModel):
         return self
 
     def columns(self) -> dict[str, Any]:
-        """Customer table columns (identifier split by type, income in minor units)."""
+        """Customer table columns (identifier split by type with its blind index, income in
+        minor units)."""
         is_business = self.type is CustomerType.BUSINESS
+        id_number = None if is_business else self.id_number
+        registration_code = self.id_number if is_business else None
         return {
             "customer_ref": self.customer_ref,
             "type": self.type.value,
             "name": self.name,
-            "id_number": None if is_business else self.id_number,
-            "registration_code": self.id_number if is_business else None,
+            "id_number": id_number,
+            "id_number_index": identifier_index(id_number),
+            "registration_code": registration_code,
+            "registration_code_index": identifier_index(registration_code),
             "employer": self.employer,
             "income": None
             if self.monthly_income is None
@@ -137,3 +149,111 @@ class CustomerIn(BaseModel):
             "city": self.city,
             "province": self.province,
         }
+
+
+# --- API shapes (edits and output) ----------------------------------------------------
+
+
+class CustomerPatch(BaseModel):
+    """A partial edit of a customer: the fields to change and the version they were read at.
+
+    The customer as it would be after the edit is validated like a new one (``CustomerIn``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, le=2**31 - 1, description="The version you read (optimistic lock).")
+    name: str | None = None
+    id_number: str | None = None
+    employer: str | None = None
+    monthly_income: Decimal | str | None = Field(default=None, examples=["12000.00"])
+    income_currency: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
+    city: str | None = None
+    province: str | None = None
+
+
+class ContactPointPatch(BaseModel):
+    """A change to a contact point, e.g. marking it ``wrong_number`` or ``opted_out``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, le=2**31 - 1, description="The version you read (optimistic lock).")
+    status: ContactStatus | None = None
+    relation: ContactRelation | None = None
+    contact_name: str | None = Field(default=None, max_length=200)
+    is_primary: bool | None = None
+
+
+class ContactPointOut(BaseModel):
+    """A contact point as the API shows it: its value masked."""
+
+    id: int
+    kind: ContactKind
+    value: str = Field(
+        description="Masked (138****8000); POST /customers/{customer_ref}/reveal shows it.",
+        examples=["138****8000"],
+    )
+    relation: ContactRelation
+    status: ContactStatus
+    contact_name: str | None
+    is_primary: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerOut(BaseModel):
+    """A customer as the API shows it (amounts as decimal strings)."""
+
+    customer_ref: str
+    type: CustomerType
+    name: str
+    id_number: str | None = Field(
+        description="Resident ID or, for businesses, USCC; masked (110105********002X). "
+        "POST /customers/{customer_ref}/reveal shows it.",
+        examples=["110105********002X"],
+    )
+    employer: str | None
+    monthly_income: str | None = Field(examples=["12000.00"])
+    income_currency: str | None
+    time_zone: str
+    language: str
+    city: str | None
+    province: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    contact_points: list[ContactPointOut]
+
+
+class RevealIn(BaseModel):
+    """Why the caller needs a customer's personal data in full (kept in the audit trail)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, examples=["calling about a promise"])
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why you need the values in full")
+        return value.strip()
+
+
+class RevealedContactPointOut(BaseModel):
+    """A contact point's value in full."""
+
+    id: int
+    kind: ContactKind
+    value: str = Field(examples=["+8613800138000"])
+
+
+class RevealedCustomerOut(BaseModel):
+    """A customer's ID number and contact values in full."""
+
+    customer_ref: str
+    id_number: str | None = Field(examples=["11010519491231002X"])
+    contact_points: list[RevealedContactPointOut]

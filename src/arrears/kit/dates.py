@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 
 class DayCount(StrEnum):
@@ -19,6 +20,8 @@ class DayCount(StrEnum):
         return 365 if self is DayCount.ACT_365 else 360
 
 
+# cached: schedules ask for the same few thousand (anchor, k) pairs millions of times
+@lru_cache(maxsize=1 << 16)
 def add_months(anchor: date, months: int) -> date:
     """``anchor`` moved by ``months``, its day clamped to the month's end (Jan 31 → Feb 28)."""
     month_index = anchor.year * 12 + anchor.month - 1 + months

@@ -85,7 +85,11 @@ class ScaledDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return (Decimal(value) / self.factor).normalize() if value else Decimal(0)
+        if not value:
+            return Decimal(0)
+        exact = (Decimal(value) / self.factor).normalize()
+        # normalize() writes 10 as 1E+1; keep whole numbers in plain notation
+        return exact.quantize(Decimal(1)) if exact.as_tuple().exponent > 0 else exact  # type: ignore[operator]
 
 
 class Base(DeclarativeBase):

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=200, description="Largest import file the API accepts, in MiB."
     )
+    npl_contagion: bool = Field(
+        default=False,
+        description="One non-performing loan makes all of that borrower's loans non-performing.",
+    )
+    eod_time: str = Field(
+        default="23:30", description="Local time (HH:MM) at which `arrears worker` runs the EOD."
+    )
     import_batch_size: int = Field(
         default=20_000, description="Rows written per batch by bulk imports."
     )

@@ -150,12 +150,20 @@ class Ledger:
         self._rank = {component: k for k, component in enumerate(self.order)}
         self.slots: list[_Slot] = []
         self._keys: list[tuple[int, int, int]] = []
+        # what is owed per installment and component, kept in step with the slots
+        self._owed: list[dict[str, int]] = [
+            {PENALTY: 0, FEE: 0, INTEREST: 0, PRINCIPAL: 0} for _ in self.schedule
+        ]
+        self._first_open = 0
+        # scheduled components are appended already in order; only charges need bisecting
+        scheduled = [(self._rank[c], c) for c in self.order if c != PENALTY]
         for index, due in enumerate(self.schedule):
-            for component in self.order:
-                if component == PENALTY:
-                    continue
-                amount = {PRINCIPAL: due.principal, INTEREST: due.interest, FEE: due.fee}
-                self._insert(_Slot(index, component, amount[component], None, date.min), 0)
+            amounts = {PRINCIPAL: due.principal, INTEREST: due.interest, FEE: due.fee}
+            owed = self._owed[index]
+            for rank, component in scheduled:
+                self._keys.append((index, rank, 0))
+                self.slots.append(_Slot(index, component, amounts[component], None, date.min))
+                owed[component] = amounts[component]
         self.applied: list[tuple[int, _Slot, int, date]] = []  # payment, slot, amount, on
         self.credit: list[list[Any]] = []  # FIFO of [payment_id, amount]
         self._charge_seq = 0
@@ -165,6 +173,11 @@ class Ledger:
         position = bisect.bisect_right(self._keys, key)
         self._keys.insert(position, key)
         self.slots.insert(position, slot)
+        self._owed[slot.index][slot.component] += slot.remaining
+        if slot.remaining and position < self._first_open:
+            self._first_open = position
+        elif position < self._first_open:
+            self._first_open += 1
 
     def add_charge(self, charge: ChargeDue) -> None:
         """Add a penalty or fee; credit already held pays it at once."""
@@ -183,13 +196,19 @@ class Ledger:
         self.use_credit(charge.charged_on)
 
     def _pay(self, payment_id: int, amount: int, on: date) -> int:
-        for slot in self.slots:
+        slots = self.slots
+        # skip the paid-off head of the ledger
+        while self._first_open < len(slots) and slots[self._first_open].remaining == 0:
+            self._first_open += 1
+        for position in range(self._first_open, len(slots)):
             if amount == 0:
                 break
+            slot = slots[position]
             if slot.remaining == 0 or slot.available_from > on:
                 continue
             take = min(slot.remaining, amount)
             slot.remaining -= take
+            self._owed[slot.index][slot.component] -= take
             amount -= take
             self.applied.append((payment_id, slot, take, on))
         return amount
@@ -215,13 +234,11 @@ class Ledger:
 
     def outstanding_of(self, number: int, component: str) -> int:
         """What is still owed of one component of one installment."""
-        index = self._index[number]
-        return sum(s.remaining for s in self.slots if s.index == index and s.component == component)
+        return self._owed[self._index[number]][component]
 
     def outstanding_total(self, number: int) -> int:
         """What is still owed on one installment."""
-        index = self._index[number]
-        return sum(s.remaining for s in self.slots if s.index == index)
+        return sum(self._owed[self._index[number]].values())
 
     def state(self) -> LedgerState:
         """The derived state so far."""

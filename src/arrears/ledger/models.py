@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from arrears.auth.audit import register_audited
 from arrears.kit.db import Audited, Base, BigId, UTCDateTime
 
 
@@ -26,7 +27,10 @@ class Payment(Audited, Base):
     """Money received for a loan. Posting the same reference twice is one payment."""
 
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_loan_value_date", "loan_id", "value_date"),)
+    __table_args__ = (
+        Index("ix_payments_loan_value_date", "loan_id", "value_date"),
+        Index("ix_payments_value_date", "value_date"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     payment_ref: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
@@ -69,7 +73,14 @@ class Allocation(Base):
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), nullable=False, index=True)
     installment_number: Mapped[int | None] = mapped_column(Integer)  # None: held as credit
     component: Mapped[str] = mapped_column(String(16), nullable=False)
-    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # when the money met the debt (the later of value date and charge date); None: credit
     applied_on: Mapped[date | None] = mapped_column(Date)
+
+
+# Payments posted and reversed, and charges made by hand, are audit entries; what the
+# allocation derives (paid amounts, allocations) and the daily run's accruals are not
+# user edits and are written set-based, outside the ORM.
+register_audited(Payment, entity_type="payment")
+register_audited(Charge, entity_type="charge", exclude=("paid",))

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from arrears.auth.audit import register_audited
 from arrears.kit.db import Audited, Base, BigId, ScaledDecimal, UTCDateTime, utcnow
 
 
@@ -55,6 +56,8 @@ class Product(Audited, Base):
     tolerance: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)  # minor units
     allocation_order: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     buckets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    # classification thresholds overriding the defaults (五级分类, IFRS 9, NPL)
+    classification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Loan(Audited, Base):
@@ -117,3 +120,9 @@ class ImportRun(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Products and loans are edited by people: every change is an audit entry. A loan's credit
+# is derived by allocation; installments are derived too and never audited row by row.
+register_audited(Product, entity_type="product")
+register_audited(Loan, entity_type="loan", exclude=("credit",))

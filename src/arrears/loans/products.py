@@ -80,6 +80,33 @@ def check_buckets(buckets: Sequence[Bucket]) -> list[Bucket]:
     return ordered
 
 
+class Classification(BaseModel):
+    """Thresholds in delinquent days above which a loan moves class (defaults: regulation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    special_mention_over: int = Field(default=0, ge=0)
+    substandard_over: int = Field(default=90, ge=0)
+    doubtful_over: int = Field(default=270, ge=0)
+    loss_over: int = Field(default=360, ge=0)
+    ifrs9_stage2_over: int = Field(default=30, ge=0)
+    ifrs9_stage3_over: int = Field(default=90, ge=0)
+    non_performing_over: int = Field(default=90, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Classification:
+        if not (
+            self.special_mention_over
+            <= self.substandard_over
+            <= self.doubtful_over
+            <= self.loss_over
+        ):
+            raise ValueError("five-category thresholds must not decrease from 关注 to 损失")
+        if self.ifrs9_stage2_over > self.ifrs9_stage3_over:
+            raise ValueError("the IFRS 9 stage 2 threshold must not exceed stage 3's")
+        return self
+
+
 class ProductSpec(BaseModel):
     """A product as written in a product file or sent to the API (amounts as decimals)."""
 
@@ -100,6 +127,7 @@ class ProductSpec(BaseModel):
     allocation_order: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOCATION_ORDER))
     tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
     buckets: list[Bucket] = Field(default_factory=lambda: [Bucket(**b) for b in DEFAULT_BUCKETS])
+    classification: Classification | None = None
 
     @field_validator("currency")
     @classmethod
@@ -221,6 +249,7 @@ def spec_to_columns(spec: ProductSpec) -> dict[str, Any]:
         "tolerance": to_minor(spec.tolerance, spec.currency),
         "allocation_order": list(spec.allocation_order),
         "buckets": [b.model_dump() for b in spec.buckets],
+        "classification": None if spec.classification is None else spec.classification.model_dump(),
     }
 
 
@@ -242,6 +271,9 @@ def product_to_spec(product: Product) -> ProductSpec:
         allocation_order=list(product.allocation_order),
         tolerance=from_minor(product.tolerance, product.currency),
         buckets=[Bucket(**b) for b in product.buckets],
+        classification=None
+        if product.classification is None
+        else Classification(**product.classification),
     )
 
 

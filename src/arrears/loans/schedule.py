@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
 from enum import StrEnum
+from functools import lru_cache
 
 from arrears.kit.dates import DayCount, add_months, period_days
 from arrears.kit.money import Rounding, round_ratio
@@ -124,8 +125,11 @@ def annuity_payment(terms: LoanTerms) -> int:
 class _InterestClock:
     """Interest of each period, from its start, end and the day-count convention."""
 
-    def __init__(self, terms: LoanTerms, dates: Sequence[date]) -> None:
+    def __init__(
+        self, terms: LoanTerms, dates: Sequence[date], first_days: int | None = None
+    ) -> None:
         self.terms = terms
+        self.first_days = first_days  # the first period's length, when given outright
         self.rate_num, self.rate_den = _rate_ratio(terms.annual_rate)
         first_start = terms.disbursed_on or add_months(terms.first_due_on, -1)
         self.starts = [first_start, *dates[:-1]]
@@ -140,7 +144,10 @@ class _InterestClock:
             # a whole month: annual ÷ 12
             numerator, denominator = balance * self.rate_num, self.rate_den * 12
         else:
-            days = period_days(self.starts[index], self.ends[index], terms.day_count)
+            if index == 0 and self.first_days is not None:
+                days = self.first_days
+            else:
+                days = period_days(self.starts[index], self.ends[index], terms.day_count)
             numerator = balance * self.rate_num * days
             denominator = self.rate_den * terms.day_count.basis
         return round_ratio(numerator, denominator, terms.rounding_unit, terms.rounding)
@@ -158,10 +165,60 @@ class _InterestClock:
 
 
 def generate(terms: LoanTerms) -> Schedule:
-    """Generate the schedule of ``terms``; principal sums exactly to ``terms.principal``."""
+    """Generate the schedule of ``terms``; principal sums exactly to ``terms.principal``.
+
+    Under 30/360 every period after the first is a whole month, so an annuity's,
+    equal-principal or interest-only schedule's amounts depend only on the principal, rate,
+    term, rounding and the first period's length: those are computed once and reused (a
+    memo of a pure function, which bulk imports of similar loans hit constantly).
+    """
     check_terms(terms)
+    if terms.day_count is not DayCount.THIRTY_360 or terms.method is Method.BULLET:
+        return _generate(terms)
+    first_days = (
+        None
+        if terms.disbursed_on is None
+        else period_days(terms.disbursed_on, terms.first_due_on, DayCount.THIRTY_360)
+    )
+    amounts = _amounts_30_360(
+        terms.principal,
+        terms.annual_rate,
+        terms.months,
+        terms.method,
+        terms.rounding,
+        terms.rounding_unit,
+        first_days,
+    )
     dates = due_dates(terms.first_due_on, terms.months)
-    clock = _InterestClock(terms, dates)
+    return Schedule(
+        tuple(Installment(k + 1, dates[k], p, i, 0, b) for k, (p, i, b) in enumerate(amounts)),
+        terms.principal,
+    )
+
+
+@lru_cache(maxsize=50_000)
+def _amounts_30_360(
+    principal: int,
+    annual_rate: Decimal,
+    months: int,
+    method: Method,
+    rounding: Rounding,
+    rounding_unit: int,
+    first_days: int | None,
+) -> tuple[tuple[int, int, int], ...]:
+    anchor = date(2001, 1, 1)
+    terms = LoanTerms(
+        principal, annual_rate, months, method, anchor,
+        None if first_days is None else date(2000, 12, 1),
+        DayCount.THIRTY_360, rounding, rounding_unit,
+    )  # fmt: skip
+    schedule = _generate(terms, first_days=first_days)
+    return tuple((i.principal, i.interest, i.balance_after) for i in schedule.installments)
+
+
+def _generate(terms: LoanTerms, first_days: int | None = None) -> Schedule:
+    dates = due_dates(terms.first_due_on, terms.months)
+    clock = _InterestClock(terms, dates, first_days)
     n = terms.months
     rows: list[Installment] = []
     balance = terms.principal

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from arrears.auth.principal import Principal
+from arrears.auth.scope import apply_scope
 from arrears.customers import service as customers
 from arrears.kit.dates import DayCount
 from arrears.kit.errors import Conflict, NotFound, ValidationFailed
@@ -93,27 +95,49 @@ def get(*, db_session: Session, loan_id: int) -> Loan | None:
     return db_session.get(Loan, loan_id)
 
 
-def get_by_ref(*, db_session: Session, loan_ref: str, for_update: bool = False) -> Loan | None:
-    """The loan with ``loan_ref``, if any."""
+def get_by_ref(
+    *,
+    db_session: Session,
+    loan_ref: str,
+    for_update: bool = False,
+    principal: Principal | None = None,
+) -> Loan | None:
+    """The loan with ``loan_ref``, if any (and, given a principal, in their scope)."""
     query = select(Loan).where(Loan.loan_ref == loan_ref)
+    if principal is not None:
+        query = apply_scope(principal, query, Loan)
     if for_update:
         query = query.with_for_update(of=Loan)
     return db_session.scalar(query)
 
 
-def get_by_ref_or_raise(*, db_session: Session, loan_ref: str, for_update: bool = False) -> Loan:
-    """The loan with ``loan_ref``; ``NotFound`` otherwise."""
-    loan = get_by_ref(db_session=db_session, loan_ref=loan_ref, for_update=for_update)
+def get_by_ref_or_raise(
+    *,
+    db_session: Session,
+    loan_ref: str,
+    for_update: bool = False,
+    principal: Principal | None = None,
+) -> Loan:
+    """The loan with ``loan_ref``; ``NotFound`` otherwise, also when it is outside the scope
+    of ``principal`` (so its existence is not given away)."""
+    loan = get_by_ref(
+        db_session=db_session, loan_ref=loan_ref, for_update=for_update, principal=principal
+    )
     if loan is None:
         raise NotFound(f"there is no loan with reference '{loan_ref}'", code="loan_not_found")
     return loan
 
 
-def create(*, db_session: Session, spec: LoanSpec) -> Loan:
-    """Create a loan and its generated schedule; refuses a reference already in use."""
+def create(*, db_session: Session, spec: LoanSpec, principal: Principal | None = None) -> Loan:
+    """Create a loan and its generated schedule; refuses a reference already in use.
+
+    Given a principal, the customer must be in their scope.
+    """
     if get_by_ref(db_session=db_session, loan_ref=spec.loan_ref) is not None:
         raise Conflict(f"loan '{spec.loan_ref}' already exists", code="loan_exists")
-    customer = customers.get_by_ref_or_raise(db_session=db_session, customer_ref=spec.customer_ref)
+    customer = customers.get_by_ref_or_raise(
+        db_session=db_session, customer_ref=spec.customer_ref, principal=principal
+    )
     product = products.get_by_code_or_raise(db_session=db_session, code=spec.product_code)
     currency = check_currency(spec.currency or product.currency)
     if currency != product.currency:
@@ -121,10 +145,10 @@ def create(*, db_session: Session, spec: LoanSpec) -> Loan:
             f"loan currency {currency} differs from product {product.code}'s {product.currency}",
             code="currency_mismatch",
         )
-    principal = to_minor(spec.principal, currency, field="principal")
+    principal_minor = to_minor(spec.principal, currency, field="principal")
     terms = terms_for(
         product,
-        principal=principal,
+        principal=principal_minor,
         annual_rate=spec.annual_rate,
         term_months=spec.term_months,
         first_due_on=spec.first_due_on,
@@ -139,7 +163,7 @@ def create(*, db_session: Session, spec: LoanSpec) -> Loan:
         customer_id=customer.id,
         product_id=product.id,
         currency=currency,
-        principal=principal,
+        principal=principal_minor,
         annual_rate=spec.annual_rate,
         term_months=spec.term_months,
         disbursed_on=spec.disbursed_on,
@@ -168,12 +192,25 @@ def installments_of(*, db_session: Session, loan_id: int) -> Sequence[Installmen
     ).all()
 
 
-def installment_view(row: Installment, currency: str) -> dict[str, Any]:
-    """An installment as shown to people and tools (decimal strings)."""
+def installment_view(
+    row: Installment, currency: str, charged: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """An installment as shown to people and tools (decimal strings).
+
+    ``charged`` adds the fees and penalty interest charged on it (from the daily run).
+    """
+    extra = charged or {"fee": 0, "penalty": 0, "fee_outstanding": 0, "penalty_outstanding": 0}
     outstanding = {
         "principal": row.principal - row.paid_principal,
         "interest": row.interest - row.paid_interest,
-        "fee": row.fee - row.paid_fee,
+        "fee": row.fee - row.paid_fee + extra["fee_outstanding"],
+        "penalty": extra["penalty_outstanding"],
+    }
+    paid = {
+        "principal": row.paid_principal,
+        "interest": row.paid_interest,
+        "fee": row.paid_fee + extra["fee"] - extra["fee_outstanding"],
+        "penalty": extra["penalty"] - extra["penalty_outstanding"],
     }
     return {
         "number": row.number,
@@ -182,11 +219,11 @@ def installment_view(row: Installment, currency: str) -> dict[str, Any]:
         "interest": format_minor(row.interest, currency),
         "fee": format_minor(row.fee, currency),
         "total": format_minor(row.principal + row.interest + row.fee, currency),
-        "paid": {
-            "principal": format_minor(row.paid_principal, currency),
-            "interest": format_minor(row.paid_interest, currency),
-            "fee": format_minor(row.paid_fee, currency),
+        "charged": {
+            "fee": format_minor(extra["fee"], currency),
+            "penalty": format_minor(extra["penalty"], currency),
         },
+        "paid": {k: format_minor(v, currency) for k, v in paid.items()},
         "outstanding": {
             **{k: format_minor(v, currency) for k, v in outstanding.items()},
             "total": format_minor(sum(outstanding.values()), currency),
@@ -195,17 +232,21 @@ def installment_view(row: Installment, currency: str) -> dict[str, Any]:
 
 
 def loan_view(*, db_session: Session, loan: Loan) -> dict[str, Any]:
-    """A loan with its schedule and allocation state (``loan show --json`` and the API)."""
+    """A loan with its schedule, allocation and delinquency state (``loan show --json``, API)."""
     from arrears.customers.models import Customer
+    from arrears.delinquency import service as delinquency
 
     currency = loan.currency
     rows = installments_of(db_session=db_session, loan_id=loan.id)
-    views = [installment_view(row, currency) for row in rows]
+    charged = delinquency.charges_by_installment(db_session, loan.id)
+    views = [installment_view(row, currency, charged.get(row.number)) for row in rows]
     customer = db_session.get(Customer, loan.customer_id)
     outstanding = {
         "principal": sum(r.principal - r.paid_principal for r in rows),
         "interest": sum(r.interest - r.paid_interest for r in rows),
-        "fee": sum(r.fee - r.paid_fee for r in rows),
+        "fee": sum(r.fee - r.paid_fee for r in rows)
+        + sum(c["fee_outstanding"] for c in charged.values()),
+        "penalty": sum(c["penalty_outstanding"] for c in charged.values()),
     }
     return {
         "loan_ref": loan.loan_ref,
@@ -225,5 +266,6 @@ def loan_view(*, db_session: Session, loan: Loan) -> dict[str, Any]:
             **{k: format_minor(v, currency) for k, v in outstanding.items()},
             "total": format_minor(sum(outstanding.values()), currency),
         },
+        **delinquency.state_view(db_session, loan),
         "installments": views,
     }

@@ -1,0 +1,1 @@
+"""Who is overdue and by how much: ageing, penalty accrual, holds, the daily run."""

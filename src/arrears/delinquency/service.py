@@ -1,0 +1,727 @@
+"""Evaluating loans as of a business date and storing what follows, in bulk.
+
+``refresh`` is called whenever a loan's ledger changes (payment, reversal, charge, hold,
+import), so its state is true as of the current business date at once; the daily run
+(``eod.py``) calls ``evaluate_and_store`` for the loans whose state can change that day.
+Both read and write a chunk of loans with a few statements, never one round-trip per loan.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from arrears.delinquency.accrual import AccrualTerms, Evaluation, evaluate, resolve_penalty_rate
+from arrears.delinquency.aging import BucketRule, ClassificationRules, HoldSpan
+from arrears.delinquency.models import (
+    BucketHistory,
+    BusinessDay,
+    Cure,
+    Hold,
+    LoanState,
+    OutboxEvent,
+)
+from arrears.kit.dates import DayCount
+from arrears.kit.settings import get_settings
+from arrears.ledger.allocation import ChargeDue, Due, Receipt
+from arrears.ledger.models import Allocation, Charge, ChargeKind, Payment, PaymentStatus
+from arrears.loans.models import Installment, Loan, LoanStatus, Product
+
+CHUNK = 2000
+ACCRUAL_SOURCE = "accrual"  # charges the run generates (penalty interest, late fees)
+
+
+def today_in_portfolio(now: datetime | None = None) -> date:
+    """Today's date in the portfolio's time zone (the edge where the clock is read)."""
+    zone = ZoneInfo(get_settings().timezone)
+    return (now or datetime.now(zone)).astimezone(zone).date()
+
+
+def last_completed_date(db_session: Session) -> date | None:
+    """The latest business date whose end-of-day run has completed."""
+    return db_session.scalar(select(func.max(BusinessDay.business_date)))
+
+
+def business_date(db_session: Session) -> date:
+    """The current business date: that of the last completed run, or today when none ran."""
+    return last_completed_date(db_session) or today_in_portfolio()
+
+
+@dataclass(frozen=True)
+class ProductRules:
+    """What the run needs of a product."""
+
+    order: tuple[str, ...]
+    penalty_rate: Decimal | None
+    penalty_multiplier: Decimal | None
+    compound: bool
+    basis: int
+    grace_days: int
+    late_fee: int
+    tolerance: int
+    buckets: tuple[BucketRule, ...]
+    classification: ClassificationRules
+
+    def accrual_terms(self, contract_rate: Decimal) -> AccrualTerms:
+        return AccrualTerms(
+            penalty_rate=resolve_penalty_rate(
+                self.penalty_rate, self.penalty_multiplier, contract_rate
+            ),
+            basis=self.basis,
+            compound=self.compound,
+            grace_days=self.grace_days,
+            late_fee=self.late_fee,
+            tolerance=self.tolerance,
+            order=self.order,
+        )
+
+
+def product_rules(product: Product) -> ProductRules:
+    """The run's view of a product row."""
+    settings = get_settings()
+    overrides = dict(product.classification or {})
+    overrides.setdefault("borrower_contagion", settings.npl_contagion)
+    return ProductRules(
+        order=tuple(product.allocation_order),
+        penalty_rate=product.penalty_rate,
+        penalty_multiplier=product.penalty_multiplier,
+        compound=product.penalty_compound,
+        basis=DayCount(product.day_count).basis,
+        grace_days=product.grace_days,
+        late_fee=product.late_fee,
+        tolerance=product.tolerance,
+        buckets=tuple(
+            BucketRule(b["code"], int(b["min_days"]), b.get("max_days")) for b in product.buckets
+        ),
+        classification=ClassificationRules(**overrides),
+    )
+
+
+@dataclass
+class LoanInputs:
+    """Everything stored about one loan that its evaluation depends on."""
+
+    loan_id: int
+    customer_id: int
+    product_id: int
+    annual_rate: Decimal
+    dues: list[Due] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    manual_charges: list[ChargeDue] = field(default_factory=list)
+    holds: list[HoldSpan] = field(default_factory=list)
+    # stored derived rows, compared so that only what changed is written
+    paid: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    accrual_rows: list[tuple[int, int, str, date | None, date, int, int]] = field(
+        default_factory=list
+    )  # id, installment, kind, accrued_from, charged_on, amount, paid
+    manual_paid: dict[int, int] = field(default_factory=dict)
+    allocations: list[tuple[Any, ...]] = field(default_factory=list)
+    credit: int = 0
+
+
+def chunks(ids: Collection[int], size: int = CHUNK) -> Iterator[list[int]]:
+    """Sorted ids in chunks of ``size``."""
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def load_inputs(db_session: Session, loan_ids: list[int]) -> dict[int, LoanInputs]:
+    """Load the inputs of a chunk of loans with one query per table."""
+    inputs: dict[int, LoanInputs] = {}
+    for row in db_session.execute(
+        select(Loan.id, Loan.customer_id, Loan.product_id, Loan.annual_rate, Loan.credit).where(
+            Loan.id.in_(loan_ids)
+        )
+    ):
+        inputs[row.id] = LoanInputs(
+            row.id, row.customer_id, row.product_id, row.annual_rate, credit=row.credit
+        )
+    for i in db_session.execute(
+        select(
+            Installment.loan_id,
+            Installment.number,
+            Installment.due_on,
+            Installment.principal,
+            Installment.interest,
+            Installment.fee,
+            Installment.paid_principal,
+            Installment.paid_interest,
+            Installment.paid_fee,
+        ).where(Installment.loan_id.in_(loan_ids))
+    ):
+        target = inputs[i.loan_id]
+        target.dues.append(Due(i.number, i.due_on, i.principal, i.interest, i.fee))
+        target.paid[i.number] = (i.paid_principal, i.paid_interest, i.paid_fee)
+    for p in db_session.execute(
+        select(Payment.id, Payment.loan_id, Payment.value_date, Payment.amount).where(
+            Payment.loan_id.in_(loan_ids), Payment.status == PaymentStatus.POSTED.value
+        )
+    ):
+        inputs[p.loan_id].receipts.append(Receipt(p.id, p.value_date, p.amount, p.id))
+    for c in db_session.execute(
+        select(
+            Charge.id,
+            Charge.loan_id,
+            Charge.installment_number,
+            Charge.kind,
+            Charge.source,
+            Charge.accrued_from,
+            Charge.charged_on,
+            Charge.amount,
+            Charge.paid,
+        ).where(Charge.loan_id.in_(loan_ids))
+    ):
+        target = inputs[c.loan_id]
+        if c.source == ACCRUAL_SOURCE:
+            target.accrual_rows.append(
+                (c.id, c.installment_number, c.kind, c.accrued_from, c.charged_on, c.amount, c.paid)
+            )
+        else:
+            component = "penalty" if c.kind == ChargeKind.PENALTY.value else "fee"
+            target.manual_charges.append(
+                ChargeDue(c.id, c.installment_number, component, c.charged_on, c.amount)
+            )
+            target.manual_paid[c.id] = c.paid
+    for h in db_session.execute(
+        select(Hold.loan_id, Hold.start_on, Hold.end_on, Hold.suspends_penalty).where(
+            Hold.loan_id.in_(loan_ids)
+        )
+    ):
+        inputs[h.loan_id].holds.append(HoldSpan(h.start_on, h.end_on, h.suspends_penalty))
+    for a in db_session.execute(
+        select(
+            Allocation.loan_id,
+            Allocation.payment_id,
+            Allocation.installment_number,
+            Allocation.component,
+            Allocation.charge_id,
+            Allocation.amount,
+            Allocation.applied_on,
+        ).where(Allocation.loan_id.in_(loan_ids))
+    ):
+        inputs[a.loan_id].allocations.append(tuple(a)[1:])
+    return inputs
+
+
+def load_rules(db_session: Session, product_ids: Collection[int]) -> dict[int, ProductRules]:
+    """Rules of the given products."""
+    return {
+        p.id: product_rules(p)
+        for p in db_session.scalars(select(Product).where(Product.id.in_(list(product_ids))))
+    }
+
+
+def evaluate_inputs(inputs: LoanInputs, rules: ProductRules, as_of: date) -> Evaluation:
+    """Evaluate one loan from its loaded inputs."""
+    return evaluate(
+        inputs.dues,
+        inputs.receipts,
+        as_of,
+        terms=rules.accrual_terms(inputs.annual_rate),
+        manual_charges=inputs.manual_charges,
+        holds=inputs.holds,
+        buckets=rules.buckets,
+        rules=rules.classification,
+    )
+
+
+@dataclass
+class StoreStats:
+    loans: int = 0
+    installments_changed: int = 0
+    charges_written: int = 0
+    allocations_rewritten: int = 0
+    events: int = 0
+    cures: int = 0
+    bucket_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+def evaluate_and_store(
+    db_session: Session,
+    loan_ids: Collection[int],
+    as_of: date,
+    *,
+    update_state: bool = True,
+    stats: StoreStats | None = None,
+) -> StoreStats:
+    """Evaluate ``loan_ids`` as of ``as_of`` and write what changed (chunked, set-based)."""
+    stats = stats or StoreStats()
+    rules_cache: dict[int, ProductRules] = {}
+    for chunk in chunks(loan_ids):
+        inputs = load_inputs(db_session, chunk)
+        missing = {i.product_id for i in inputs.values()} - rules_cache.keys()
+        if missing:
+            rules_cache.update(load_rules(db_session, missing))
+        evaluations = {
+            loan_id: evaluate_inputs(item, rules_cache[item.product_id], as_of)
+            for loan_id, item in inputs.items()
+        }
+        _store_ledger(db_session, inputs, evaluations, stats)
+        if update_state:
+            _store_states(db_session, inputs, evaluations, as_of, stats)
+        stats.loans += len(evaluations)
+    return stats
+
+
+def _store_ledger(
+    db_session: Session,
+    inputs: dict[int, LoanInputs],
+    evaluations: dict[int, Evaluation],
+    stats: StoreStats,
+) -> None:
+    """Write generated charges, allocations, paid amounts and credit where they changed."""
+    charge_table = _table(Charge)
+    new_charges: list[dict[str, Any]] = []
+    new_charge_keys: list[tuple[int, int]] = []  # (loan_id, placeholder id)
+    charge_updates: list[dict[str, Any]] = []
+    charge_deletes: list[int] = []
+    id_maps: dict[int, dict[int, int]] = {}
+    for loan_id, evaluation in evaluations.items():
+        item = inputs[loan_id]
+        existing = {(r[1], r[2], r[3] or r[4]): r for r in item.accrual_rows}
+        id_map: dict[int, int] = {}
+        for accrued in evaluation.charges:
+            key = (
+                accrued.installment_number,
+                accrued.kind,
+                accrued.accrued_from or accrued.charged_on,
+            )
+            row = existing.pop(key, None)
+            if row is None:
+                new_charges.append(
+                    {
+                        "loan_id": loan_id,
+                        "installment_number": accrued.installment_number,
+                        "kind": accrued.kind,
+                        "accrued_from": accrued.accrued_from,
+                        "charged_on": accrued.charged_on,
+                        "amount": accrued.amount,
+                        "paid": 0,
+                        "source": ACCRUAL_SOURCE,
+                    }
+                )
+                new_charge_keys.append((loan_id, accrued.charge_id))
+                continue
+            id_map[accrued.charge_id] = row[0]
+            if (row[4], row[5]) != (accrued.charged_on, accrued.amount):
+                charge_updates.append(
+                    {"b_id": row[0], "b_charged_on": accrued.charged_on, "b_amount": accrued.amount}
+                )
+        charge_deletes.extend(r[0] for r in existing.values())
+        id_maps[loan_id] = id_map
+
+    if charge_deletes:
+        for part in chunks(charge_deletes, 5000):
+            db_session.execute(delete(Allocation).where(Allocation.charge_id.in_(part)))
+            db_session.execute(delete(Charge).where(Charge.id.in_(part)))
+    if charge_updates:
+        db_session.execute(
+            update(charge_table)
+            .where(charge_table.c.id == bindparam("b_id"))
+            .values(charged_on=bindparam("b_charged_on"), amount=bindparam("b_amount")),
+            charge_updates,
+        )
+    if new_charges:
+        from arrears.kit.db import utcnow
+
+        now = utcnow()
+        for new_row in new_charges:
+            new_row.update(created_at=now, updated_at=now, version=1)
+        ids = (
+            db_session.execute(
+                insert(charge_table).returning(charge_table.c.id, sort_by_parameter_order=True),
+                new_charges,
+            )
+            .scalars()
+            .all()
+        )
+        for (loan_id, placeholder), new_id in zip(new_charge_keys, ids, strict=True):
+            id_maps[loan_id][placeholder] = new_id
+    stats.charges_written += len(new_charges) + len(charge_updates)
+
+    installment_updates: list[dict[str, Any]] = []
+    paid_updates: list[dict[str, Any]] = []
+    allocation_loans: list[int] = []
+    allocation_rows: list[dict[str, Any]] = []
+    credit_updates: list[dict[str, Any]] = []
+    for loan_id, evaluation in evaluations.items():
+        item = inputs[loan_id]
+        state = evaluation.ledger
+        id_map = id_maps[loan_id]
+        for inst in state.installments:
+            after = (inst.paid_principal, inst.paid_interest, inst.paid_fee)
+            if item.paid.get(inst.number) != after:
+                installment_updates.append(
+                    {
+                        "b_loan": loan_id,
+                        "b_number": inst.number,
+                        "b_pp": after[0],
+                        "b_pi": after[1],
+                        "b_pf": after[2],
+                    }
+                )
+        for charge_id, paid in state.charge_paid.items():
+            real = id_map.get(charge_id, charge_id)
+            before = item.manual_paid.get(real)
+            if before is None:
+                before = next((r[6] for r in item.accrual_rows if r[0] == real), None)
+            if before != paid:
+                paid_updates.append({"b_id": real, "b_paid": paid})
+        wanted = sorted(
+            (
+                (
+                    a.payment_id,
+                    a.installment_number,
+                    a.component,
+                    id_map.get(a.charge_id, a.charge_id) if a.charge_id is not None else None,
+                    a.amount,
+                    a.applied_on,
+                )
+                for a in state.allocations
+            ),
+            key=_allocation_key,
+        )
+        if wanted != sorted(item.allocations, key=_allocation_key):
+            allocation_loans.append(loan_id)
+            allocation_rows.extend(
+                {
+                    "loan_id": loan_id,
+                    "payment_id": w[0],
+                    "installment_number": w[1],
+                    "component": w[2],
+                    "charge_id": w[3],
+                    "amount": w[4],
+                    "applied_on": w[5],
+                }
+                for w in wanted
+            )
+        if state.credit != item.credit:
+            credit_updates.append({"b_id": loan_id, "b_credit": state.credit})
+
+    if installment_updates:
+        table = _table(Installment)
+        db_session.execute(
+            update(table)
+            .where(table.c.loan_id == bindparam("b_loan"), table.c.number == bindparam("b_number"))
+            .values(
+                paid_principal=bindparam("b_pp"),
+                paid_interest=bindparam("b_pi"),
+                paid_fee=bindparam("b_pf"),
+            ),
+            installment_updates,
+        )
+    if paid_updates:
+        db_session.execute(
+            update(charge_table)
+            .where(charge_table.c.id == bindparam("b_id"))
+            .values(paid=bindparam("b_paid")),
+            paid_updates,
+        )
+    if allocation_loans:
+        db_session.execute(delete(Allocation).where(Allocation.loan_id.in_(allocation_loans)))
+        if allocation_rows:
+            db_session.execute(insert(_table(Allocation)), allocation_rows)
+    if credit_updates:
+        table = _table(Loan)
+        db_session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(credit=bindparam("b_credit")),
+            credit_updates,
+        )
+    stats.installments_changed += len(installment_updates)
+    stats.allocations_rewritten += len(allocation_loans)
+
+
+def _allocation_key(row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple((value is None, value) for value in row)
+
+
+STATE_FIELDS = (
+    "past_due_days",
+    "delinquent_days",
+    "paused_days",
+    "oldest_overdue_due_on",
+    "bucket",
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_fee",
+    "overdue_penalty",
+    "overdue_total",
+    "overdue_by_bucket",
+    "outstanding_principal",
+    "outstanding_total",
+    "five_category",
+    "ifrs9_stage",
+    "non_performing",
+)
+
+
+def state_columns(evaluation: Evaluation) -> dict[str, Any]:
+    """The ``loan_states`` columns of an evaluation."""
+    aging = evaluation.aging
+    return {
+        "past_due_days": aging.past_due_days,
+        "delinquent_days": aging.delinquent_days,
+        "paused_days": aging.paused_days,
+        "oldest_overdue_due_on": aging.oldest_overdue_due_on,
+        "bucket": aging.bucket,
+        "overdue_principal": aging.overdue.principal,
+        "overdue_interest": aging.overdue.interest,
+        "overdue_fee": aging.overdue.fee,
+        "overdue_penalty": aging.overdue.penalty,
+        "overdue_total": aging.overdue.total,
+        "overdue_by_bucket": dict(aging.overdue_by_bucket),
+        "outstanding_principal": evaluation.outstanding_principal,
+        "outstanding_total": evaluation.outstanding_total,
+        "five_category": int(aging.classification.five_category),
+        "ifrs9_stage": aging.classification.ifrs9_stage,
+        "non_performing": aging.classification.non_performing,
+    }
+
+
+def _store_states(
+    db_session: Session,
+    inputs: dict[int, LoanInputs],
+    evaluations: dict[int, Evaluation],
+    as_of: date,
+    stats: StoreStats,
+) -> None:
+    """Upsert loan states and record bucket moves, cures and new delinquencies as events."""
+    previous = {
+        s.loan_id: s
+        for s in db_session.scalars(
+            select(LoanState).where(LoanState.loan_id.in_(list(evaluations)))
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    history_close: list[dict[str, Any]] = []
+    history_open: list[dict[str, Any]] = []
+    cures: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for loan_id, evaluation in evaluations.items():
+        columns = state_columns(evaluation)
+        stats.bucket_counts[columns["bucket"]] = stats.bucket_counts.get(columns["bucket"], 0) + 1
+        before = previous.get(loan_id)
+        delinquent = columns["past_due_days"] > 0
+        if before is None:
+            inserts.append(
+                {
+                    "loan_id": loan_id,
+                    "as_of": as_of,
+                    **columns,
+                    "non_performing_by_contagion": False,
+                    "delinquent_since": evaluation.aging.oldest_overdue_due_on
+                    if delinquent
+                    else None,
+                    "last_cured_on": None,
+                }
+            )
+            history_open.append(
+                {"loan_id": loan_id, "bucket": columns["bucket"], "entered_on": as_of}
+            )
+            if delinquent:
+                events.append(_event("loan.became_delinquent", loan_id, as_of, columns))
+            continue
+        was_delinquent = before.past_due_days > 0
+        delinquent_since = before.delinquent_since
+        last_cured_on = before.last_cured_on
+        if delinquent and not was_delinquent:
+            delinquent_since = evaluation.aging.oldest_overdue_due_on
+            events.append(_event("loan.became_delinquent", loan_id, as_of, columns))
+        if was_delinquent and not delinquent:
+            last_cured_on = as_of
+            delinquent_since = None
+            cures.append(
+                {
+                    "loan_id": loan_id,
+                    "cured_on": as_of,
+                    "from_bucket": before.bucket,
+                    "past_due_days_before": before.past_due_days,
+                }
+            )
+            events.append(_event("loan.cured", loan_id, as_of, columns, from_bucket=before.bucket))
+        if before.bucket != columns["bucket"]:
+            history_close.append({"b_loan": loan_id, "b_left": as_of})
+            history_open.append(
+                {"loan_id": loan_id, "bucket": columns["bucket"], "entered_on": as_of}
+            )
+            events.append(
+                _event("loan.bucket_changed", loan_id, as_of, columns, from_bucket=before.bucket)
+            )
+        changed = (
+            any(getattr(before, name) != columns[name] for name in STATE_FIELDS)
+            or before.as_of != as_of
+            or before.delinquent_since != delinquent_since
+            or before.last_cured_on != last_cured_on
+        )
+        if changed:
+            updates.append(
+                {
+                    **{f"b_{k}": v for k, v in columns.items()},
+                    "b_loan": loan_id,
+                    "b_as_of": as_of,
+                    "b_since": delinquent_since,
+                    "b_cured": last_cured_on,
+                }
+            )
+    state_table = _table(LoanState)
+    if inserts:
+        db_session.execute(insert(state_table), inserts)
+    if updates:
+        db_session.execute(
+            update(state_table)
+            .where(state_table.c.loan_id == bindparam("b_loan"))
+            .values(
+                as_of=bindparam("b_as_of"),
+                delinquent_since=bindparam("b_since"),
+                last_cured_on=bindparam("b_cured"),
+                **{name: bindparam(f"b_{name}") for name in STATE_FIELDS},
+            ),
+            updates,
+        )
+    if history_close:
+        table = _table(BucketHistory)
+        db_session.execute(
+            update(table)
+            .where(table.c.loan_id == bindparam("b_loan"), table.c.left_on.is_(None))
+            .values(left_on=bindparam("b_left")),
+            history_close,
+        )
+    _insert_new(db_session, BucketHistory, history_open, ("loan_id", "entered_on"))
+    stats.cures += _insert_new(db_session, Cure, cures, ("loan_id", "cured_on"))
+    stats.events += _insert_new(
+        db_session, OutboxEvent, events, ("kind", "loan_id", "business_date")
+    )
+    for obj in list(db_session.identity_map.values()):
+        if isinstance(obj, LoanState | Installment | Charge | Allocation | Loan):
+            db_session.expire(obj)
+
+
+def _event(
+    kind: str, loan_id: int, on: date, columns: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    payload = {
+        "bucket": columns["bucket"],
+        "past_due_days": columns["past_due_days"],
+        "delinquent_days": columns["delinquent_days"],
+        "overdue_total": columns["overdue_total"],
+        **extra,
+    }
+    return {"kind": kind, "loan_id": loan_id, "business_date": on, "payload": payload}
+
+
+def _insert_new(
+    db_session: Session, model: Any, rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> int:
+    """Insert rows whose natural key is not there yet (re-runs write nothing twice)."""
+    if not rows:
+        return 0
+    table = _table(model)
+    # every key column filtered, so the natural key's unique index answers the query
+    criteria = [table.c[k].in_(sorted({row[k] for row in rows})) for k in key]
+    existing = {
+        tuple(r) for r in db_session.execute(select(*[table.c[k] for k in key]).where(*criteria))
+    }
+    fresh = [row for row in rows if tuple(row[k] for k in key) not in existing]
+    if model is OutboxEvent:
+        from arrears.kit.db import utcnow
+
+        now = utcnow()
+        for row in fresh:
+            row.setdefault("created_at", now)
+    if fresh:
+        db_session.execute(insert(table), fresh)
+    return len(fresh)
+
+
+def refresh(db_session: Session, loan_ids: Collection[int]) -> StoreStats:
+    """Bring loans up to date as of the current business date, right after their ledger changed."""
+    return evaluate_and_store(db_session, loan_ids, business_date(db_session))
+
+
+def active_loan_ids(db_session: Session, *, disbursed_by: date | None = None) -> list[int]:
+    """Ids of every active loan (disbursed by a date, when given)."""
+    query = select(Loan.id).where(Loan.status == LoanStatus.ACTIVE.value)
+    if disbursed_by is not None:
+        query = query.where(Loan.disbursed_on <= disbursed_by)
+    return list(db_session.scalars(query))
+
+
+def state_view(db_session: Session, loan: Loan) -> dict[str, Any]:
+    """The delinquency part of ``loan show --json``: ageing, overdue amounts, classification."""
+    from arrears.delinquency.aging import FiveCategory
+    from arrears.delinquency.holds import hold_view, holds_of
+    from arrears.kit.money import format_minor
+
+    state = db_session.get(LoanState, loan.id)
+    currency = loan.currency
+    if state is None:
+        # never evaluated yet (e.g. created before any refresh): evaluate without storing
+        item = load_inputs(db_session, [loan.id])[loan.id]
+        rules = load_rules(db_session, [item.product_id])[item.product_id]
+        columns = state_columns(evaluate_inputs(item, rules, business_date(db_session)))
+        as_of = business_date(db_session)
+        by_contagion = False
+    else:
+        columns = {name: getattr(state, name) for name in STATE_FIELDS}
+        # a state evaluated earlier still holds: nothing that changes it has happened since
+        as_of = max(state.as_of, business_date(db_session))
+        by_contagion = state.non_performing_by_contagion
+    category = FiveCategory(columns["five_category"])
+    return {
+        "as_of": as_of.isoformat(),
+        "past_due_days": columns["past_due_days"],
+        "delinquent_days": columns["delinquent_days"],
+        "paused_days": columns["paused_days"],
+        "bucket": columns["bucket"],
+        "overdue": {
+            "principal": format_minor(columns["overdue_principal"], currency),
+            "interest": format_minor(columns["overdue_interest"], currency),
+            "fee": format_minor(columns["overdue_fee"], currency),
+            "penalty": format_minor(columns["overdue_penalty"], currency),
+            "total": format_minor(columns["overdue_total"], currency),
+        },
+        "overdue_by_bucket": {
+            code: format_minor(amount, currency)
+            for code, amount in columns["overdue_by_bucket"].items()
+        },
+        "classification": {
+            "five_category": category.key,
+            "five_category_label": category.label,
+            "ifrs9_stage": columns["ifrs9_stage"],
+            "non_performing": bool(columns["non_performing"] or by_contagion),
+            "non_performing_by_contagion": by_contagion,
+        },
+        "holds": [hold_view(h) for h in holds_of(db_session=db_session, loan_id=loan.id)],
+    }
+
+
+def charges_by_installment(db_session: Session, loan_id: int) -> dict[int, dict[str, int]]:
+    """Fees and penalty charged on each installment, and what of them is still owed."""
+    out: dict[int, dict[str, int]] = defaultdict(
+        lambda: {"fee": 0, "penalty": 0, "fee_outstanding": 0, "penalty_outstanding": 0}
+    )
+    for number, kind, amount, paid in db_session.execute(
+        select(Charge.installment_number, Charge.kind, Charge.amount, Charge.paid).where(
+            Charge.loan_id == loan_id
+        )
+    ):
+        key = "penalty" if kind == ChargeKind.PENALTY.value else "fee"
+        out[number][key] += amount
+        out[number][f"{key}_outstanding"] += amount - paid
+    return dict(out)

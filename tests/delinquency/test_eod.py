@@ -1,0 +1,274 @@
+"""The daily run on a real database: the worked example, catch-up, re-runs, holds, events."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from arrears.delinquency import eod, holds
+from arrears.delinquency import service as delinquency
+from arrears.delinquency.models import (
+    BucketHistory,
+    Cure,
+    EodRun,
+    LoanSnapshot,
+    LoanState,
+    OutboxEvent,
+)
+from arrears.kit.errors import Conflict
+from arrears.ledger import service as ledger
+from arrears.ledger.models import Allocation, Charge
+from arrears.loans import service as loans
+from arrears.loans.schedule import from_rows
+from tests.factories import make_customer, make_loan, make_product
+
+WORKED_BUCKETS = [
+    {"code": "B1-10", "min_days": 0, "max_days": 10},
+    {"code": "B11-30", "min_days": 11, "max_days": 30},
+    {"code": "B31-60", "min_days": 31, "max_days": 60},
+    {"code": "B61+", "min_days": 61, "max_days": None},
+]
+
+
+def worked_loan(db_session, **product):
+    make_product(db_session, code="ZERO", buckets=WORKED_BUCKETS, **product)
+    make_customer(db_session)
+    loan = make_loan(
+        db_session,
+        "W1",
+        product_code="ZERO",
+        principal="1250.00",
+        annual_rate="0",
+        months=4,
+        disbursed_on=date(2023, 1, 1),
+        first_due_on=date(2023, 1, 31),
+    )
+    schedule = from_rows(
+        125000,
+        [
+            (1, date(2023, 1, 31), 31200, 0, 0),
+            (2, date(2023, 3, 2), 31200, 0, 0),
+            (3, date(2023, 4, 1), 31200, 0, 0),
+            (4, date(2023, 5, 1), 31400, 0, 0),
+        ],
+    )
+    loans.replace_schedule(db_session=db_session, loan=loan, schedule=schedule)
+    db_session.commit()
+    return loan
+
+
+def show(db_session, ref="W1"):
+    db_session.expire_all()
+    return loans.loan_view(
+        db_session=db_session, loan=loans.get_by_ref_or_raise(db_session=db_session, loan_ref=ref)
+    )
+
+
+def pay(db_session, ref, amount, on=date(2023, 5, 31), loan_ref="W1"):
+    ledger.post_payment(
+        db_session=db_session, payment=ledger.PaymentIn(ref, loan_ref, on, Decimal(amount))
+    )
+    db_session.commit()
+
+
+def test_worked_example_ages_and_cures_exactly(engine, db_session):
+    worked_loan(db_session)
+    eod.run_eod(engine, date(2023, 5, 31))
+    view = show(db_session)
+    assert view["past_due_days"] == 120
+    assert view["overdue"]["total"] == "1250.00"
+    assert view["overdue_by_bucket"] == {"B11-30": "314.00", "B31-60": "312.00", "B61+": "624.00"}
+    assert view["bucket"] == "B61+"
+
+    pay(db_session, "P1", "626.00")
+    view = show(db_session)
+    assert view["past_due_days"] == 60
+    assert view["overdue"]["total"] == "624.00"
+    assert view["overdue_by_bucket"] == {"B11-30": "314.00", "B31-60": "310.00"}
+
+    pay(db_session, "P2", "100.00")
+    view = show(db_session)
+    assert (view["past_due_days"], view["overdue"]["total"]) == (60, "524.00")
+
+    pay(db_session, "P3", "524.00")
+    view = show(db_session)
+    assert (view["past_due_days"], view["overdue"]["total"]) == (0, "0.00")
+    assert view["classification"]["five_category"] == "normal"
+    cure = db_session.scalar(select(Cure))
+    assert cure.cured_on == date(2023, 5, 31) and cure.from_bucket == "B31-60"
+
+
+def test_classification_follows_delinquent_days(engine, db_session):
+    worked_loan(db_session)
+    eod.run_eod(engine, date(2023, 5, 31))
+    view = show(db_session)
+    assert view["classification"] == {
+        "five_category": "substandard",
+        "five_category_label": "次级",
+        "ifrs9_stage": 3,
+        "non_performing": True,
+        "non_performing_by_contagion": False,
+    }
+
+
+def test_catch_up_processes_every_missed_date_in_order(engine, db_session):
+    worked_loan(db_session)
+    eod.run_eod(engine, date(2023, 5, 26))
+    run = eod.run_eod(engine, date(2023, 5, 31))
+    assert run.from_date == date(2023, 5, 27) and run.completed_through == date(2023, 5, 31)
+    dates = db_session.scalars(select(LoanSnapshot.as_of).order_by(LoanSnapshot.as_of)).all()
+    assert dates == [date(2023, 5, 26) + timedelta(days=k) for k in range(6)]
+    days = db_session.scalars(select(LoanSnapshot.past_due_days).order_by(LoanSnapshot.as_of)).all()
+    assert days == [115, 116, 117, 118, 119, 120]
+
+
+def _fingerprint(db_session):
+    db_session.expire_all()
+    state = db_session.scalars(select(LoanState).order_by(LoanState.loan_id)).all()
+    return (
+        [(s.loan_id, s.past_due_days, s.bucket, s.overdue_total, s.overdue_penalty) for s in state],
+        sorted(
+            (c.installment_number, c.kind, c.charged_on, c.amount, c.paid)
+            for c in db_session.scalars(select(Charge))
+        ),
+        sorted(
+            (a.payment_id, a.installment_number or 0, a.component, a.amount)
+            for a in db_session.scalars(select(Allocation))
+        ),
+        db_session.scalar(select(func.count()).select_from(OutboxEvent)),
+        db_session.scalar(select(func.count()).select_from(BucketHistory)),
+        sorted(
+            tuple(r)
+            for r in db_session.execute(
+                select(
+                    LoanSnapshot.as_of,
+                    LoanSnapshot.loan_id,
+                    LoanSnapshot.overdue_principal,
+                    LoanSnapshot.overdue_fee,
+                    LoanSnapshot.overdue_penalty,
+                )
+            )
+        ),
+    )
+
+
+def test_re_running_a_completed_date_is_a_no_op(engine, db_session):
+    worked_loan(db_session, penalty_rate="18", late_fee="10.00")
+    eod.run_eod(engine, date(2023, 5, 20))
+    eod.run_eod(engine, date(2023, 5, 31))
+    first = _fingerprint(db_session)
+    eod.run_eod(engine, date(2023, 5, 31))
+    assert _fingerprint(db_session) == first
+
+
+def test_penalty_accrues_daily_and_is_re_derived_after_a_back_dated_payment(engine, db_session):
+    worked_loan(db_session, penalty_rate="18")
+    eod.run_eod(engine, date(2023, 2, 10))
+    # 312.00 overdue for 10 days at 18 % on 30/360: 312 × 0.18 × 10 / 360 = 1.56
+    assert show(db_session)["overdue"]["penalty"] == "1.56"
+    eod.run_eod(engine, date(2023, 2, 11))
+    assert show(db_session)["overdue"]["penalty"] == "1.72"
+    # paying the installment on its due date, posted late, removes all penalty
+    pay(db_session, "B1", "312.00", on=date(2023, 1, 31))
+    view = show(db_session)
+    assert view["overdue"]["total"] == "0.00" and view["past_due_days"] == 0
+
+
+def test_hold_pauses_ageing_and_penalty(engine, db_session):
+    worked_loan(db_session, penalty_rate="18")
+    eod.run_eod(engine, date(2023, 2, 5))
+    holds.place(
+        db_session=db_session,
+        loan_ref="W1",
+        start_on=date(2023, 2, 1),
+        end_on=date(2023, 2, 11),
+        reason="disaster_relief",
+    )
+    db_session.commit()
+    eod.run_eod(engine, date(2023, 2, 15))
+    view = show(db_session)
+    assert view["past_due_days"] == 15
+    assert view["paused_days"] == 10 and view["delinquent_days"] == 5
+    # penalty only for the 5 unheld days: 312 × 0.18 × 5 / 360 = 0.78
+    assert view["overdue"]["penalty"] == "0.78"
+    assert view["holds"][0]["reason"] == "disaster_relief"
+
+
+def test_ending_a_hold_early_resumes_ageing(engine, db_session):
+    worked_loan(db_session)
+    eod.run_eod(engine, date(2023, 2, 5))
+    holds.place(
+        db_session=db_session,
+        loan_ref="W1",
+        start_on=date(2023, 2, 1),
+        end_on=None,
+        reason="dispute",
+    )
+    db_session.commit()
+    eod.run_eod(engine, date(2023, 2, 10))
+    assert show(db_session)["delinquent_days"] == 1
+    holds.end(db_session=db_session, loan_ref="W1", on=date(2023, 2, 6))
+    db_session.commit()
+    eod.run_eod(engine, date(2023, 2, 12))
+    view = show(db_session)
+    assert view["paused_days"] == 5 and view["delinquent_days"] == 12 - 5
+
+
+def test_bucket_moves_are_history_and_events_once(engine, db_session):
+    worked_loan(db_session)
+    eod.run_eod(engine, date(2023, 2, 1))
+    eod.run_eod(engine, date(2023, 2, 20))
+    eod.run_eod(engine, date(2023, 2, 20))
+    history = db_session.execute(
+        select(BucketHistory.bucket, BucketHistory.entered_on, BucketHistory.left_on).order_by(
+            BucketHistory.entered_on
+        )
+    ).all()
+    assert [h.bucket for h in history] == ["B1-10", "B11-30"]
+    assert history[0].left_on == history[1].entered_on == date(2023, 2, 11)  # 11 days past due
+    kinds = db_session.scalars(select(OutboxEvent.kind).order_by(OutboxEvent.id)).all()
+    assert kinds == ["loan.became_delinquent", "loan.bucket_changed"]
+
+
+def test_a_second_run_while_one_holds_the_lock_is_refused(engine):
+    with eod.eod_lock(engine), pytest.raises(Conflict) as info:
+        eod.run_eod(engine, date(2023, 5, 31))
+    assert info.value.code == "eod_running"
+
+
+def test_every_run_records_stages_and_bucket_counts(engine, db_session):
+    worked_loan(db_session)
+    eod.run_eod(engine, date(2023, 5, 31))
+    run = db_session.scalar(select(EodRun))
+    assert run.status == "completed"
+    assert {"select", "evaluate", "initialise", "snapshot"} <= set(run.stage_seconds)
+    assert run.bucket_counts == {"B61+": 1}
+
+
+def test_a_current_loan_gets_a_state_without_evaluation(engine, db_session):
+    make_product(db_session)
+    make_customer(db_session)
+    make_loan(db_session, "L1", disbursed_on=date(2024, 1, 1), first_due_on=date(2024, 2, 1))
+    db_session.commit()
+    eod.run_eod(engine, date(2024, 1, 15))
+    state = db_session.get(LoanState, 1)
+    assert state.bucket == "M0" and state.past_due_days == 0
+    assert state.outstanding_principal == 120000
+    assert delinquency.business_date(db_session) == date(2024, 1, 15)
+
+
+def test_a_current_loan_paid_between_runs_shows_its_new_outstanding(engine, db_session):
+    worked_loan(db_session)
+    pay(db_session, "P1", "312.00", on=date(2023, 1, 31))
+    pay(db_session, "P2", "312.00", on=date(2023, 3, 2))
+    eod.run_eod(engine, date(2023, 2, 15))
+    assert db_session.get(LoanState, 1).outstanding_total == 93800
+    eod.run_eod(engine, date(2023, 3, 31), catch_up=False)
+    db_session.expire_all()
+    state = db_session.get(LoanState, 1)
+    assert (state.past_due_days, state.outstanding_total) == (0, 62600)
+    snapshot = db_session.get(LoanSnapshot, (date(2023, 3, 31), 1))
+    assert snapshot.outstanding_total == 62600
