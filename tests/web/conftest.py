@@ -60,7 +60,7 @@ class Server:
     """The running console and API."""
 
     url: str
-    database: Path
+    database_url: str
     users: dict[str, str] = field(default_factory=dict)  # role -> user name
 
 
@@ -70,14 +70,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _build_demo(database: Path, directory: Path) -> None:
+E2E_DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("ARREARS_TEST_POSTGRES_URL") else [])
+
+
+def _fresh_postgres_database(admin_url: str, name: str) -> str:
+    """A new, empty PostgreSQL database beside the test one (the suite's own is truncated
+    per test, so the long-lived server gets its own)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from arrears.kit.settings import normalise_database_url
+
+    admin = make_url(normalise_database_url(admin_url))
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def _build_demo(database_url: str, directory: Path) -> None:
     """The demo book (products, 300 loans with history, month-end snapshots) and one user
     per role, written by the same code ``arrears demo`` runs."""
     from arrears.auth import service as auth
     from arrears.demo.build import build_demo
     from arrears.kit import db as kit_db
 
-    engine = kit_db.make_engine(f"sqlite:///{database}")
+    engine = kit_db.make_engine(database_url)
     previous = (kit_db._engine, kit_db._factory)
     kit_db.set_engine(engine)
     try:
@@ -99,18 +119,23 @@ def _build_demo(database: Path, directory: Path) -> None:
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``arrears serve`` on a fresh demo database, until the session ends."""
+@pytest.fixture(scope="session", params=E2E_DATABASES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """``arrears serve`` on a fresh demo database (SQLite, and PostgreSQL when configured)."""
     if not (DIST / "index.html").is_file():
         _unavailable(f"the console is not built: {DIST}/index.html is missing (make web)")
-    home = tmp_path_factory.mktemp("e2e")
-    database = home / "demo.db"
+    home = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    if request.param == "postgresql":
+        database = _fresh_postgres_database(os.environ["ARREARS_TEST_POSTGRES_URL"], "arrears_e2e")
+    else:
+        database = f"sqlite:///{home / 'demo.db'}"
     _build_demo(database, home / "demo-data")
     port = _free_port()
     env = {
         **os.environ,
-        "ARREARS_DATABASE_URL": f"sqlite:///{database}",
+        "ARREARS_DATABASE_URL": database,
         "ARREARS_WEB_DIST": str(DIST),
         "ARREARS_SIGN_IN_ATTEMPTS_PER_MINUTE": "1000",
         "ARREARS_LOG_LEVEL": "WARNING",
@@ -141,7 +166,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     "the server did not start:\n" + (home / "server.log").read_text()[-3000:]
                 )
             time.sleep(0.2)
-        yield Server(url=url, database=database, users={r: username_of(r) for r in ROLES})
+        yield Server(url=url, database_url=database, users={r: username_of(r) for r in ROLES})
     finally:
         process.terminate()
         try:

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arrears.auth.roles import Permission, permissions_of
 from arrears.customers.models import Customer
 from arrears.delinquency.models import LoanState
+from arrears.kit.db import make_engine
 from arrears.loans.models import Loan, LoanStatus
 from tests.web.conftest import AS_OF, PASSWORD, ROLES, Server
 
@@ -42,7 +43,7 @@ MENU = [
 
 
 def db(server: Server) -> Session:
-    return Session(create_engine(f"sqlite:///{server.database}"))
+    return Session(make_engine(server.database_url))
 
 
 def sign_in(page: Any, server: Server, role: str) -> None:
