@@ -34,6 +34,11 @@ app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 
+from arrears.loans.cli_io import export_app, import_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+
 
 @app.callback()
 def _every_command(ctx: typer.Context) -> None:
