@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -177,7 +178,7 @@ def test_a_payment_is_shown_with_its_allocations(client, loan):
     body = client.get("/api/v1/payments/P1").json()
     assert body["loan_ref"] == "L1"
     assert [a["installment_number"] for a in body["allocations"]] == [1, 1, 2, 2]
-    assert sum(float(a["amount"]) for a in body["allocations"]) == pytest.approx(150)
+    assert sum(Decimal(a["amount"]) for a in body["allocations"]) == Decimal("150")
     assert_problem(client.get("/api/v1/payments/NOPE"), 404, "payment_not_found")
 
 
