@@ -18,7 +18,7 @@ export const MANAGER: CurrentUser = {
     'customers:read', 'customers:write', 'customers:reveal', 'loans:read', 'loans:write',
     'products:read', 'products:write', 'payments:read', 'payments:write', 'payments:reverse',
     'imports:run', 'exports:run', 'approvals:read', 'approvals:request', 'approvals:decide',
-    'schedule:preview', 'eod:run', 'eod:read',
+    'schedule:preview', 'eod:run', 'eod:read', 'holds:write', 'analytics:read',
   ],
   must_change_password: false,
 };
