@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -163,7 +163,6 @@ def end_hold(
     body: EndHoldBody,
     db_session: DbSession,
     principal: deps.HoldsWrite,
-    response: Response,
 ) -> dict[str, Any]:
     """End a hold early; ``on`` is the first day no longer held."""
     loans.get_by_ref_or_raise(db_session=db_session, loan_ref=loan_ref, principal=principal)

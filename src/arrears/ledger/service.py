@@ -25,7 +25,6 @@ from arrears.loans import service as loans
 from arrears.loans.models import Installment, Loan
 
 CHANNELS = ("bank_transfer", "card", "alipay", "wechat", "counter", "direct_debit", "other")
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
