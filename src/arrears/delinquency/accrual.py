@@ -11,6 +11,13 @@ A late fee is charged once per installment on the first day it is past its grace
 and still owes more than the tolerance of its scheduled amounts and fees (penalty aside).
 Because all of it is derived from the inputs,
 re-running is a no-op and back-dated payments or reversals re-derive history.
+
+A delinquent loan to which nothing happens keeps one accrual span open. ``evaluate``
+then also returns a ``Carry``: what is owed on each installment already accruing and the
+open span's charges. ``advance`` moves a carry on to a later date — the open span's
+charges grow, days past due and buckets move — with exactly the result ``evaluate`` would
+give, as long as nothing happens in between (no payment, charge, hold, or installment
+falling due); the daily run uses it for most delinquent loans instead of re-deriving them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from arrears.delinquency.aging import (
     DEFAULT_BUCKETS,
@@ -82,6 +90,55 @@ class Accrued:
 
 
 @dataclass(frozen=True, slots=True)
+class CarryRow:
+    """An installment already accruing: what is owed on it and its open span's charge."""
+
+    number: int
+    due_on: date
+    principal: int
+    interest: int
+    fee: int  # scheduled and charged fees
+    penalty: int
+    open_charge: int  # penalty charged for the open span so far (0: none yet)
+
+
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """What a delinquent loan needs to be advanced to a later date without re-deriving it.
+
+    ``open_from`` starts the open accrual span; ``horizon`` is the earliest due date of an
+    installment not yet accruing that still owes something (None: none).
+    """
+
+    open_from: date
+    horizon: date | None
+    rows: tuple[CarryRow, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.open_from.toordinal(),
+            "horizon": self.horizon.toordinal() if self.horizon else None,
+            "rows": [
+                [r.number, r.due_on.toordinal(), r.principal, r.interest, r.fee, r.penalty,
+                 r.open_charge]
+                for r in self.rows
+            ],
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Carry:
+        horizon = document["horizon"]
+        return cls(
+            open_from=date.fromordinal(document["from"]),
+            horizon=date.fromordinal(horizon) if horizon is not None else None,
+            rows=tuple(
+                CarryRow(n, date.fromordinal(d), p, i, f, pen, o)
+                for n, d, p, i, f, pen, o in document["rows"]
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     """A loan as of a business date."""
 
@@ -92,6 +149,12 @@ class Evaluation:
     aging: Aging
     outstanding_principal: int
     outstanding_total: int
+    carry: Carry | None = None
+
+
+def _penalty(base: int, days: int, rate: tuple[int, int], basis: int) -> int:
+    """Simple penalty interest on ``base`` for ``days``, rounded once, half up."""
+    return round_ratio(base * rate[0] * days, rate[1] * 100 * basis, 1, Rounding.HALF_UP)
 
 
 def _positions(ledger: Ledger) -> tuple[Position, ...]:
@@ -166,9 +229,7 @@ def evaluate(
             days = (end - begins).days - held_days(suspending, begins, end)
             if days <= 0:
                 continue
-            amount = round_ratio(
-                base * rate_num * days, rate_den * 100 * terms.basis, 1, Rounding.HALF_UP
-            )
+            amount = _penalty(base, days, (rate_num, rate_den), terms.basis)
             if amount > 0:
                 charge = Accrued(-(len(generated) + 1), due.number, PENALTY, begins, end, amount)
                 generated.append(charge)
@@ -204,6 +265,14 @@ def evaluate(
                 ledger.add_charge(ChargeDue(charge.charge_id, number, FEE, day, charge.amount))
 
     positions = _positions(ledger)
+    carry = None
+    if (
+        not holds
+        and r_index == len(receipts_sorted)
+        and c_index == len(charges_sorted)
+        and not ledger.credit
+    ):
+        carry = _carry(ledger, generated, receipts_sorted, charges_sorted, as_of, grace)
     aging = age(
         positions,
         as_of,
@@ -226,4 +295,128 @@ def evaluate(
         aging=aging,
         outstanding_principal=sum(p.principal for p in positions),
         outstanding_total=sum(p.total for p in positions),
+        carry=carry if aging.past_due_days > 0 else None,
+    )
+
+
+def _carry(
+    ledger: Ledger,
+    generated: Sequence[Accrued],
+    receipts: Sequence[Receipt],
+    charges: Sequence[ChargeDue],
+    as_of: date,
+    grace: timedelta,
+) -> Carry | None:
+    """The carry of a loan evaluated to ``as_of`` (None when its open charges are paid)."""
+    dues = ledger.schedule
+    # the open span starts at the last day something happened (or accrual first began)
+    cuts = [due.due_on + grace for due in dues[:1]]
+    cuts.extend(r.value_date for r in receipts[-1:])
+    cuts.extend(c.charged_on for c in charges[-1:])
+    cuts.extend(g.charged_on for g in generated if g.kind == "late_fee")
+    open_from = max(cuts, default=as_of)
+    open_charges: dict[int, int] = {}
+    for charge in generated:
+        if charge.kind == PENALTY and charge.charged_on == as_of and open_from < as_of:
+            if ledger.charge_outstanding(charge.charge_id) != charge.amount:
+                return None  # credit paid part of it: advancing would date that differently
+            open_charges[charge.installment_number] = charge.amount
+    rows: list[CarryRow] = []
+    horizon: date | None = None
+    for due in dues:
+        number = due.number
+        if ledger.outstanding_total(number) <= 0:
+            continue
+        if due.due_on + grace >= as_of:
+            horizon = due.due_on if horizon is None else min(horizon, due.due_on)
+            continue
+        rows.append(
+            CarryRow(
+                number,
+                due.due_on,
+                ledger.outstanding_of(number, PRINCIPAL),
+                ledger.outstanding_of(number, INTEREST),
+                ledger.outstanding_of(number, FEE),
+                ledger.outstanding_of(number, PENALTY),
+                open_charges.get(number, 0),
+            )
+        )
+    return Carry(open_from, horizon, tuple(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class Advanced:
+    """A loan moved on from its carry: the open span's charges and the new ageing."""
+
+    as_of: date
+    # (installment, accrued_from, amount now, amount before: 0 when the charge is new)
+    open_charges: tuple[tuple[int, date, int, int], ...]
+    aging: Aging
+    outstanding_principal: int
+    outstanding_total: int
+    carry: Carry
+
+
+def advance(
+    carry: Carry,
+    since: date,
+    as_of: date,
+    *,
+    outstanding_principal: int,
+    outstanding_total: int,
+    terms: AccrualTerms = AccrualTerms(),
+    buckets: Sequence[BucketRule] = DEFAULT_BUCKETS,
+    rules: ClassificationRules = ClassificationRules(),
+) -> Advanced | None:
+    """Move a loan evaluated to ``since`` on to ``as_of``, nothing having happened between.
+
+    None when that cannot be done exactly: an installment falls due or leaves its grace
+    period by ``as_of`` (``evaluate`` is needed then). The caller vouches that no payment,
+    charge or hold is dated after ``since``.
+    """
+    if as_of <= since or (carry.horizon is not None and carry.horizon < as_of):
+        return None
+    grace = timedelta(days=terms.grace_days)
+    rate = (terms.penalty_rate or Decimal(0)).as_integer_ratio()
+    rows: list[CarryRow] = []
+    changed: list[tuple[int, date, int, int]] = []
+    grown = 0
+    for row in carry.rows:
+        begins = max(carry.open_from, row.due_on + grace)
+        base = row.principal + (row.interest if terms.compound else 0)
+        amount = 0
+        if rate[0] and base > 0 and begins < as_of:
+            amount = _penalty(base, (as_of - begins).days, rate, terms.basis)
+        if amount or row.open_charge:
+            changed.append((row.number, begins, amount, row.open_charge))
+        grown += amount - row.open_charge
+        rows.append(
+            CarryRow(
+                row.number,
+                row.due_on,
+                row.principal,
+                row.interest,
+                row.fee,
+                row.penalty + amount - row.open_charge,
+                amount,
+            )
+        )
+    positions = [
+        Position(r.number, r.due_on, r.principal, r.interest, r.fee, r.penalty) for r in rows
+    ]
+    aging = age(
+        positions,
+        as_of,
+        tolerance=terms.tolerance,
+        grace_days=terms.grace_days,
+        buckets=buckets,
+        rules=rules,
+    )
+    return Advanced(
+        as_of=as_of,
+        open_charges=tuple(changed),
+        aging=aging,
+        outstanding_principal=outstanding_principal,
+        outstanding_total=outstanding_total + grown,
+        carry=Carry(carry.open_from, carry.horizon, tuple(rows)),
     )

@@ -167,6 +167,7 @@ class Ledger:
         self.applied: list[tuple[int, _Slot, int, date]] = []  # payment, slot, amount, on
         self.credit: list[list[Any]] = []  # FIFO of [payment_id, amount]
         self._charge_seq = 0
+        self._charges: dict[int, _Slot] = {}
 
     def _insert(self, slot: _Slot, seq: int) -> None:
         key = (slot.index, self._rank[slot.component], seq)
@@ -189,10 +190,9 @@ class Ledger:
         if charge.component not in (PENALTY, FEE):
             raise ValueError("a charge is a penalty or a fee")
         self._charge_seq += 1
-        self._insert(
-            _Slot(index, charge.component, charge.amount, charge.charge_id, charge.charged_on),
-            self._charge_seq,
-        )
+        slot = _Slot(index, charge.component, charge.amount, charge.charge_id, charge.charged_on)
+        self._charges[charge.charge_id] = slot
+        self._insert(slot, self._charge_seq)
         self.use_credit(charge.charged_on)
 
     def _pay(self, payment_id: int, amount: int, on: date) -> int:
@@ -235,6 +235,10 @@ class Ledger:
     def outstanding_of(self, number: int, component: str) -> int:
         """What is still owed of one component of one installment."""
         return self._owed[self._index[number]][component]
+
+    def charge_outstanding(self, charge_id: int) -> int:
+        """What is still owed of one charge."""
+        return self._charges[charge_id].remaining
 
     def outstanding_total(self, number: int) -> int:
         """What is still owed on one installment."""

@@ -1,0 +1,182 @@
+"""Advancing a delinquent loan from its carry gives exactly what evaluating it again gives."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from arrears.delinquency.accrual import AccrualTerms, Carry, advance, evaluate
+from arrears.delinquency.aging import BucketRule, HoldSpan
+from arrears.ledger.allocation import ChargeDue, Due, Receipt
+
+START = date(2024, 1, 31)
+BUCKETS = (
+    BucketRule("C", 0, 0),
+    BucketRule("B1", 1, 10),
+    BucketRule("B2", 11, 45),
+    BucketRule("B3", 46, None),
+)
+
+
+def _schedule(gaps: list[int], principal: int) -> list[Due]:
+    dues, on = [], START
+    for k, gap in enumerate(gaps):
+        dues.append(Due(k + 1, on, principal, principal // 20, 300 if k % 3 == 0 else 0))
+        on += timedelta(days=gap)
+    return dues
+
+
+def _charged(evaluation_charges):
+    return {
+        (c.installment_number, c.kind, c.accrued_from, c.charged_on, c.amount)
+        for c in evaluation_charges
+    }
+
+
+schedules = st.builds(
+    _schedule,
+    st.lists(st.integers(min_value=1, max_value=45), min_size=1, max_size=8),
+    st.integers(min_value=1, max_value=300_000),
+)
+terms_strategy = st.builds(
+    AccrualTerms,
+    penalty_rate=st.sampled_from(
+        [None, Decimal("0"), Decimal("18.25"), Decimal("24.5"), Decimal("0.3")]
+    ),
+    basis=st.sampled_from([360, 365]),
+    compound=st.booleans(),
+    grace_days=st.integers(min_value=0, max_value=10),
+    late_fee=st.sampled_from([0, 1500]),
+    tolerance=st.sampled_from([0, 1, 100]),
+)
+money = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=150_000)),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    schedules,
+    money,
+    st.lists(st.tuples(st.integers(min_value=0, max_value=200), st.integers(1, 5000)), max_size=2),
+    terms_strategy,
+    st.integers(min_value=0, max_value=260),
+    st.integers(min_value=1, max_value=60),
+)
+def test_advancing_equals_evaluating_again(dues, paid, charged, terms, offset, days):
+    since = START + timedelta(days=offset)
+    receipts = [
+        Receipt(k + 1, START + timedelta(days=d), amount, k + 1)
+        for k, (d, amount) in enumerate(paid)
+        if START + timedelta(days=d) <= since
+    ]
+    manual = [
+        ChargeDue(100 + k, dues[k % len(dues)].number, "fee", START + timedelta(days=d), amount)
+        for k, (d, amount) in enumerate(charged)
+        if START + timedelta(days=d) <= since
+    ]
+    before = evaluate(dues, receipts, since, terms=terms, manual_charges=manual, buckets=BUCKETS)
+    event("no carry" if before.carry is None else "carried")
+    if before.carry is None:
+        # only delinquent loans without anything pending carry; those with it age past zero
+        assert (
+            before.aging.past_due_days == 0
+            or before.ledger.credit
+            or any(c.kind == "penalty" for c in before.charges)
+        )
+        return
+    assert Carry.from_json(before.carry.to_json()) == before.carry
+    on = since + timedelta(days=days)
+    moved = advance(
+        before.carry,
+        since,
+        on,
+        outstanding_principal=before.outstanding_principal,
+        outstanding_total=before.outstanding_total,
+        terms=terms,
+        buckets=BUCKETS,
+    )
+    grace = timedelta(days=terms.grace_days)
+    pending = [
+        d
+        for d in dues
+        if since - grace <= d.due_on < on
+        and any(p.number == d.number and p.total > 0 for p in before.positions)
+    ]
+    event("refused" if moved is None else "advanced")
+    if moved is None:
+        assert pending, "advance refused although nothing falls due"
+        return
+    assert not pending
+    after = evaluate(dues, receipts, on, terms=terms, manual_charges=manual, buckets=BUCKETS)
+    assert moved.aging == after.aging
+    assert moved.outstanding_total == after.outstanding_total
+    assert moved.outstanding_principal == after.outstanding_principal
+    assert moved.carry == after.carry
+    expected = _charged(before.charges)
+    for number, begins, amount, previous in moved.open_charges:
+        expected.discard((number, "penalty", begins, since, previous))
+        if amount:
+            expected.add((number, "penalty", begins, on, amount))
+    assert expected == _charged(after.charges)
+    # the derived ledger itself does not move: nothing was paid
+    assert after.ledger.allocations == before.ledger.allocations
+
+
+def test_a_defaulted_loan_advances_day_by_day_like_a_fresh_evaluation():
+    dues = _schedule([30, 30, 31, 30], 100_000)
+    terms = AccrualTerms(penalty_rate=Decimal("18.25"), basis=365, grace_days=3, late_fee=1500)
+    receipts = [Receipt(1, START, 105_300, 1)]
+    since = START + timedelta(days=130)
+    carry = evaluate(dues, receipts, since, terms=terms).carry
+    assert carry is not None and [r.number for r in carry.rows] == [2, 3, 4]
+    evaluation = evaluate(dues, receipts, since, terms=terms)
+    principal, total = evaluation.outstanding_principal, evaluation.outstanding_total
+    for day in range(1, 8):
+        on = since + timedelta(days=day)
+        moved = advance(
+            carry,
+            on - timedelta(days=1),
+            on,
+            outstanding_principal=principal,
+            outstanding_total=total,
+            terms=terms,
+        )
+        assert moved is not None
+        fresh = evaluate(dues, receipts, on, terms=terms)
+        assert moved.aging == fresh.aging and moved.outstanding_total == fresh.outstanding_total
+        carry, total = moved.carry, moved.outstanding_total
+    assert fresh.aging.past_due_days == 137 - 30  # from the second due date
+
+
+def test_no_carry_with_a_hold_or_money_dated_later():
+    dues = _schedule([30, 30], 50_000)
+    terms = AccrualTerms(penalty_rate=Decimal("18"))
+    since = START + timedelta(days=70)
+    assert evaluate(dues, [], since, terms=terms).carry is not None
+    held = [HoldSpan(START + timedelta(days=10), START + timedelta(days=20))]
+    assert evaluate(dues, [], since, terms=terms, holds=held).carry is None
+    later = [Receipt(1, since + timedelta(days=1), 1_000, 1)]
+    assert evaluate(dues, later, since, terms=terms).carry is None
+    # current loans need none
+    assert evaluate(dues, [], START - timedelta(days=1), terms=terms).carry is None
+
+
+def test_advance_refuses_when_an_installment_falls_due():
+    dues = _schedule([30, 30], 50_000)
+    terms = AccrualTerms(penalty_rate=Decimal("18"))
+    since = START + timedelta(days=10)
+    evaluation = evaluate(dues, [], since, terms=terms)
+    assert evaluation.carry is not None and evaluation.carry.horizon == START + timedelta(days=30)
+    kwargs = dict(
+        outstanding_principal=evaluation.outstanding_principal,
+        outstanding_total=evaluation.outstanding_total,
+        terms=terms,
+    )
+    assert advance(evaluation.carry, since, START + timedelta(days=30), **kwargs) is not None
+    assert advance(evaluation.carry, since, START + timedelta(days=31), **kwargs) is None
+    assert advance(evaluation.carry, since, since, **kwargs) is None
