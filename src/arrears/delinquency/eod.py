@@ -97,6 +97,7 @@ class DayResult:
     evaluated: int
     initialised: int
     snapshot_rows: int
+    advanced: int = 0
     paid_current: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     bucket_counts: dict[str, int] = field(default_factory=dict)
@@ -162,12 +163,16 @@ def refresh_paid_current(
     instead of evaluating it.
     """
     since = previous or date.min
+    # money the stored state does not count yet (it counts what is dated up to its as_of)
     paid_today = (
         set(
             db_session.scalars(
-                select(Payment.loan_id).where(
+                select(Payment.loan_id)
+                .join(LoanState, LoanState.loan_id == Payment.loan_id)
+                .where(
                     Payment.value_date > since,
                     Payment.value_date <= on,
+                    Payment.value_date > LoanState.as_of,
                     Payment.status == PaymentStatus.POSTED.value,
                 )
             )
@@ -426,8 +431,15 @@ def process_date(
 
     started = time.perf_counter()
     stats = service.StoreStats()
-    done = 0
-    for chunk in service.chunks(candidates):
+    # delinquent loans to which nothing happened are moved on from their carry
+    advanced = service.advance_and_store(db_session, candidates, on, stats=stats)
+    if progress:
+        progress("evaluate", len(advanced), len(candidates))
+    timed("advance", started)
+
+    started = time.perf_counter()
+    done = len(advanced)
+    for chunk in service.chunks(candidates - advanced):
         service.evaluate_and_store(db_session, chunk, on, stats=stats)
         done += len(chunk)
         if progress:
@@ -457,6 +469,7 @@ def process_date(
         business_date=on,
         candidates=len(candidates),
         evaluated=stats.loans,
+        advanced=stats.advanced,
         initialised=initialised,
         snapshot_rows=snapshot_rows,
         paid_current=paid_current,
@@ -530,7 +543,7 @@ def run_eod(
                 progress(stage, done, total)
 
         stage_seconds: dict[str, float] = {}
-        evaluated = 0
+        evaluated = advanced = 0
         events = 0
         try:
             with factory.begin() as session:
@@ -563,6 +576,7 @@ def run_eod(
                     for stage, spent in result.stage_seconds.items():
                         stage_seconds[stage] = round(stage_seconds.get(stage, 0.0) + spent, 3)
                     evaluated += result.evaluated
+                    advanced += result.advanced
                     events += result.events
                     run = session.get(EodRun, run_id)
                     assert run is not None
@@ -570,6 +584,7 @@ def run_eod(
                     run.loans_total = result.snapshot_rows
                     run.loans_done = result.snapshot_rows
                     run.loans_evaluated = evaluated
+                    run.loans_advanced = advanced
                     run.events_written = events
                     run.stage_seconds = dict(stage_seconds)
                     run.bucket_counts = result.bucket_counts
@@ -621,6 +636,7 @@ def run_view(run: EodRun) -> dict[str, Any]:
         "completed_through": run.completed_through.isoformat() if run.completed_through else None,
         "loans_total": run.loans_total,
         "loans_evaluated": run.loans_evaluated,
+        "loans_advanced": run.loans_advanced,
         "events_written": run.events_written,
         "stage_seconds": run.stage_seconds,
         "bucket_counts": run.bucket_counts,

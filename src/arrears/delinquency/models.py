@@ -87,6 +87,9 @@ class LoanState(Base):
     )
     delinquent_since: Mapped[date | None] = mapped_column(Date)
     last_cured_on: Mapped[date | None] = mapped_column(Date)
+    # what advancing the loan a day needs without re-deriving it (accrual.Carry); None:
+    # evaluate it in full
+    carry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
     )
@@ -181,6 +184,10 @@ class EodRun(Base):
     loans_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     loans_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     loans_evaluated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # of those, moved on from their carry rather than re-derived
+    loans_advanced: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
     stage: Mapped[str | None] = mapped_column(String(64))
     stage_seconds: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False, default=dict)
     bucket_counts: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False, default=dict)

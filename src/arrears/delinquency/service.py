@@ -19,8 +19,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from arrears.delinquency.accrual import AccrualTerms, Evaluation, evaluate, resolve_penalty_rate
-from arrears.delinquency.aging import BucketRule, ClassificationRules, HoldSpan
+from arrears.delinquency.accrual import (
+    AccrualTerms,
+    Carry,
+    Evaluation,
+    advance,
+    evaluate,
+    resolve_penalty_rate,
+)
+from arrears.delinquency.aging import Aging, BucketRule, ClassificationRules, HoldSpan
 from arrears.delinquency.models import (
     BucketHistory,
     BusinessDay,
@@ -237,6 +244,7 @@ def evaluate_inputs(inputs: LoanInputs, rules: ProductRules, as_of: date) -> Eva
 @dataclass
 class StoreStats:
     loans: int = 0
+    advanced: int = 0  # of ``loans``, moved on from their carry instead of re-derived
     installments_changed: int = 0
     charges_written: int = 0
     allocations_rewritten: int = 0
@@ -271,9 +279,160 @@ def evaluate_and_store(
         }
         _store_ledger(db_session, inputs, evaluations, stats)
         if update_state:
-            _store_states(db_session, inputs, evaluations, as_of, stats)
+            _store_states(
+                db_session,
+                {loan_id: state_columns(e) for loan_id, e in evaluations.items()},
+                as_of,
+                stats,
+            )
         stats.loans += len(evaluations)
     return stats
+
+
+def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> list[Any]:
+    """States of ``loan_ids`` that can be advanced to ``as_of`` from their carry.
+
+    The carry is written only when nothing is pending, and every change to a loan's ledger
+    evaluates it again; the conditions here also keep out, should something have slipped
+    past that, money dated after the state, holds, and products changed since.
+    """
+    later_money = (
+        select(Payment.id)
+        .where(
+            Payment.loan_id == LoanState.loan_id,
+            Payment.value_date > LoanState.as_of,
+            Payment.status == PaymentStatus.POSTED.value,
+        )
+        .exists()
+    )
+    held = select(Hold.id).where(Hold.loan_id == LoanState.loan_id).exists()
+    query = (
+        select(
+            LoanState.loan_id,
+            LoanState.carry,
+            Loan.product_id,
+            Loan.annual_rate,
+            *[LoanState.__table__.c[name] for name in _PREVIOUS_FIELDS if name != "loan_id"],
+        )
+        .join(Loan, Loan.id == LoanState.loan_id)
+        .join(Product, Product.id == Loan.product_id)
+        .where(
+            LoanState.loan_id.in_(loan_ids),
+            LoanState.carry.is_not(None),
+            LoanState.past_due_days > 0,
+            LoanState.as_of < as_of,
+            Loan.credit == 0,
+            Product.updated_at <= LoanState.updated_at,
+            ~later_money,
+            ~held,
+        )
+    )
+    return list(db_session.execute(query))
+
+
+def advance_and_store(
+    db_session: Session, loan_ids: Collection[int], as_of: date, *, stats: StoreStats
+) -> set[int]:
+    """Move delinquent loans to which nothing happened on to ``as_of``; return those moved.
+
+    Each is advanced from its carry (``accrual.advance``): its open accrual span's charges
+    are extended and its ageing moves, with no need to load and re-derive its ledger. The
+    rest (and any the stored ledger turns out not to match) are left to ``evaluate_and_store``.
+    """
+    moved_ids: set[int] = set()
+    rules_cache: dict[int, ProductRules] = {}
+    terms_cache: dict[tuple[int, Decimal], AccrualTerms] = {}
+    charge_table = _table(Charge)
+    for chunk in chunks(loan_ids):
+        rows = _carried_states(db_session, chunk, as_of)
+        missing = {row.product_id for row in rows} - rules_cache.keys()
+        if missing:
+            rules_cache.update(load_rules(db_session, missing))
+        columns: dict[int, dict[str, Any]] = {}
+        previous: dict[int, Any] = {}
+        extended: list[dict[str, Any]] = []
+        opened: list[dict[str, Any]] = []
+        for row in rows:
+            rules = rules_cache[row.product_id]
+            key = (row.product_id, row.annual_rate)
+            terms = terms_cache.get(key)
+            if terms is None:
+                terms = terms_cache[key] = rules.accrual_terms(row.annual_rate)
+            moved = advance(
+                Carry.from_json(row.carry),
+                row.as_of,
+                as_of,
+                outstanding_principal=row.outstanding_principal,
+                outstanding_total=row.outstanding_total,
+                terms=terms,
+                buckets=rules.buckets,
+                rules=rules.classification,
+            )
+            if moved is None:
+                continue
+            loan_id = row.loan_id
+            columns[loan_id] = _columns(
+                moved.aging, moved.outstanding_principal, moved.outstanding_total, moved.carry
+            )
+            previous[loan_id] = row
+            for number, begins, amount, before in moved.open_charges:
+                if before:
+                    extended.append(
+                        {
+                            "b_loan": loan_id,
+                            "b_number": number,
+                            "b_from": begins,
+                            "b_was": row.as_of,
+                            "b_on": as_of,
+                            "b_amount": amount,
+                        }
+                    )
+                elif amount:
+                    opened.append(
+                        {
+                            "loan_id": loan_id,
+                            "installment_number": number,
+                            "kind": ChargeKind.PENALTY.value,
+                            "accrued_from": begins,
+                            "charged_on": as_of,
+                            "amount": amount,
+                            "paid": 0,
+                            "source": ACCRUAL_SOURCE,
+                        }
+                    )
+        if extended:
+            result = db_session.execute(
+                update(charge_table)
+                .where(
+                    charge_table.c.loan_id == bindparam("b_loan"),
+                    charge_table.c.installment_number == bindparam("b_number"),
+                    charge_table.c.kind == ChargeKind.PENALTY.value,
+                    charge_table.c.source == ACCRUAL_SOURCE,
+                    charge_table.c.accrued_from == bindparam("b_from"),
+                    charge_table.c.charged_on == bindparam("b_was"),
+                )
+                .values(charged_on=bindparam("b_on"), amount=bindparam("b_amount")),
+                extended,
+            )
+            matched = cast(Any, result).rowcount
+            if matched >= 0 and matched != len(extended):
+                # the stored ledger is not what the carry says: re-derive the chunk instead
+                evaluate_and_store(db_session, list(columns), as_of, stats=stats)
+                moved_ids.update(columns)
+                continue
+        if opened:
+            from arrears.kit.db import utcnow
+
+            now = utcnow()
+            for new_row in opened:
+                new_row.update(created_at=now, updated_at=now, version=1)
+            db_session.execute(insert(charge_table), opened)
+        stats.charges_written += len(extended) + len(opened)
+        _store_states(db_session, columns, as_of, stats, previous=previous)
+        stats.loans += len(columns)
+        stats.advanced += len(columns)
+        moved_ids.update(columns)
+    return moved_ids
 
 
 def _store_ledger(
@@ -467,12 +626,25 @@ STATE_FIELDS = (
     "five_category",
     "ifrs9_stage",
     "non_performing",
+    "carry",
 )
+# what storing a state compares it with
+_PREVIOUS_FIELDS = ("loan_id", "as_of", "delinquent_since", "last_cured_on", *STATE_FIELDS)
 
 
 def state_columns(evaluation: Evaluation) -> dict[str, Any]:
     """The ``loan_states`` columns of an evaluation."""
-    aging = evaluation.aging
+    return _columns(
+        evaluation.aging,
+        evaluation.outstanding_principal,
+        evaluation.outstanding_total,
+        evaluation.carry,
+    )
+
+
+def _columns(
+    aging: Aging, outstanding_principal: int, outstanding_total: int, carry: Carry | None
+) -> dict[str, Any]:
     return {
         "past_due_days": aging.past_due_days,
         "delinquent_days": aging.delinquent_days,
@@ -485,36 +657,45 @@ def state_columns(evaluation: Evaluation) -> dict[str, Any]:
         "overdue_penalty": aging.overdue.penalty,
         "overdue_total": aging.overdue.total,
         "overdue_by_bucket": dict(aging.overdue_by_bucket),
-        "outstanding_principal": evaluation.outstanding_principal,
-        "outstanding_total": evaluation.outstanding_total,
+        "outstanding_principal": outstanding_principal,
+        "outstanding_total": outstanding_total,
         "five_category": int(aging.classification.five_category),
         "ifrs9_stage": aging.classification.ifrs9_stage,
         "non_performing": aging.classification.non_performing,
+        "carry": carry.to_json() if carry is not None else None,
     }
 
 
 def _store_states(
     db_session: Session,
-    inputs: dict[int, LoanInputs],
-    evaluations: dict[int, Evaluation],
+    states: dict[int, dict[str, Any]],
     as_of: date,
     stats: StoreStats,
+    *,
+    previous: dict[int, Any] | None = None,
 ) -> None:
-    """Upsert loan states and record bucket moves, cures and new delinquencies as events."""
-    previous = {
-        s.loan_id: s
-        for s in db_session.scalars(
-            select(LoanState).where(LoanState.loan_id.in_(list(evaluations)))
-        )
-    }
+    """Upsert loan states and record bucket moves, cures and new delinquencies as events.
+
+    ``states`` are the new ``loan_states`` columns by loan; ``previous``, the stored rows
+    (with at least ``_PREVIOUS_FIELDS``) when the caller has them already.
+    """
+    if previous is None:
+        table = _table(LoanState)
+        previous = {
+            row.loan_id: row
+            for row in db_session.execute(
+                select(*[table.c[name] for name in _PREVIOUS_FIELDS]).where(
+                    table.c.loan_id.in_(list(states))
+                )
+            )
+        }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     history_close: list[dict[str, Any]] = []
     history_open: list[dict[str, Any]] = []
     cures: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for loan_id, evaluation in evaluations.items():
-        columns = state_columns(evaluation)
+    for loan_id, columns in states.items():
         stats.bucket_counts[columns["bucket"]] = stats.bucket_counts.get(columns["bucket"], 0) + 1
         before = previous.get(loan_id)
         delinquent = columns["past_due_days"] > 0
@@ -525,9 +706,7 @@ def _store_states(
                     "as_of": as_of,
                     **columns,
                     "non_performing_by_contagion": False,
-                    "delinquent_since": evaluation.aging.oldest_overdue_due_on
-                    if delinquent
-                    else None,
+                    "delinquent_since": columns["oldest_overdue_due_on"] if delinquent else None,
                     "last_cured_on": None,
                 }
             )
@@ -541,7 +720,7 @@ def _store_states(
         delinquent_since = before.delinquent_since
         last_cured_on = before.last_cured_on
         if delinquent and not was_delinquent:
-            delinquent_since = evaluation.aging.oldest_overdue_due_on
+            delinquent_since = columns["oldest_overdue_due_on"]
             events.append(_event("loan.became_delinquent", loan_id, as_of, columns))
         if was_delinquent and not delinquent:
             last_cured_on = as_of
