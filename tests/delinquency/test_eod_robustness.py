@@ -131,3 +131,24 @@ def test_the_worker_runs_at_the_configured_local_time():
     after = datetime(2026, 12, 1, 23, 45, tzinfo=zone)
     assert next_run_at(before, "23:30") == datetime(2026, 12, 1, 23, 30, tzinfo=zone)
     assert next_run_at(after, "23:30") == datetime(2026, 12, 2, 23, 30, tzinfo=zone)
+
+
+def test_advancing_from_the_carry_ends_where_evaluating_every_loan_does(tmp_path: Path):
+    """Days run with the carry shortcut leave every derived table as full evaluation does."""
+    url = f"sqlite:///{tmp_path / 'advanced.db'}"
+    built = make_engine(url)
+    build_demo(built, loans=200, seed=9, as_of=START, directory=tmp_path / "f", history_months=0)
+    built.dispose()
+    shutil.copy(tmp_path / "advanced.db", tmp_path / "full.db")
+    full = f"sqlite:///{tmp_path / 'full.db'}"
+    advanced_engine, full_engine = make_engine(url), make_engine(full)
+    moved = 0
+    for day in range(1, 21):
+        on = date(2025, 4, day)
+        moved += eod.run_eod(advanced_engine, on).loans_advanced
+        # the other copy forgets every carry, so each delinquent loan is evaluated in full
+        with full_engine.begin() as conn:
+            conn.execute(text("UPDATE loan_states SET carry = NULL"))
+        assert eod.run_eod(full_engine, on).loans_advanced == 0
+    assert moved > 500  # most delinquent loans were advanced on most days
+    assert fingerprint(url) == fingerprint(full)

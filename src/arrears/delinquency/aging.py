@@ -185,12 +185,14 @@ def age(
         return Aging(as_of, 0, 0, 0, None, bucket_for(0, buckets), Overdue())
     oldest = min(p.due_on for p in overdue)
     past_due = (as_of - oldest).days
-    paused = held_days(holds, oldest, as_of)
+    paused = held_days(holds, oldest, as_of) if holds else 0
     delinquent = max(0, past_due - grace_days - paused)
     by_bucket: dict[str, int] = {}
     for p in overdue:
-        days = max(0, (as_of - p.due_on).days - grace_days - held_days(holds, p.due_on, as_of))
-        code = bucket_for(days, buckets)
+        days = (as_of - p.due_on).days - grace_days
+        if holds:
+            days -= held_days(holds, p.due_on, as_of)
+        code = bucket_for(max(0, days), buckets)
         by_bucket[code] = by_bucket.get(code, 0) + p.total
     amounts = Overdue(
         principal=sum(p.principal for p in overdue),

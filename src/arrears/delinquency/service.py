@@ -36,6 +36,7 @@ from arrears.delinquency.models import (
     LoanState,
     OutboxEvent,
 )
+from arrears.kit.bulk import update_rows
 from arrears.kit.dates import DayCount
 from arrears.kit.settings import get_settings
 from arrears.ledger.allocation import ChargeDue, Due, Receipt
@@ -149,9 +150,7 @@ def load_inputs(db_session: Session, loan_ids: list[int]) -> dict[int, LoanInput
             Loan.id.in_(loan_ids)
         )
     ):
-        inputs[row.id] = LoanInputs(
-            row.id, row.customer_id, row.product_id, row.annual_rate, credit=row.credit
-        )
+        inputs[row[0]] = LoanInputs(row[0], row[1], row[2], row[3], credit=row[4])
     for i in db_session.execute(
         select(
             Installment.loan_id,
@@ -165,15 +164,18 @@ def load_inputs(db_session: Session, loan_ids: list[int]) -> dict[int, LoanInput
             Installment.paid_fee,
         ).where(Installment.loan_id.in_(loan_ids))
     ):
-        target = inputs[i.loan_id]
-        target.dues.append(Due(i.number, i.due_on, i.principal, i.interest, i.fee))
-        target.paid[i.number] = (i.paid_principal, i.paid_interest, i.paid_fee)
+        # unpacked by position: rows arrive by the hundred thousand
+        loan_id, number, due_on, principal, interest, fee, p_paid, i_paid, f_paid = i
+        target = inputs[loan_id]
+        target.dues.append(Due(number, due_on, principal, interest, fee))
+        target.paid[number] = (p_paid, i_paid, f_paid)
     for p in db_session.execute(
         select(Payment.id, Payment.loan_id, Payment.value_date, Payment.amount).where(
             Payment.loan_id.in_(loan_ids), Payment.status == PaymentStatus.POSTED.value
         )
     ):
-        inputs[p.loan_id].receipts.append(Receipt(p.id, p.value_date, p.amount, p.id))
+        payment_id, loan_id, value_date, amount = p
+        inputs[loan_id].receipts.append(Receipt(payment_id, value_date, amount, payment_id))
     for c in db_session.execute(
         select(
             Charge.id,
@@ -187,17 +189,17 @@ def load_inputs(db_session: Session, loan_ids: list[int]) -> dict[int, LoanInput
             Charge.paid,
         ).where(Charge.loan_id.in_(loan_ids))
     ):
-        target = inputs[c.loan_id]
-        if c.source == ACCRUAL_SOURCE:
+        charge_id, loan_id, number, kind, source, accrued_from, charged_on, amount, paid = c
+        target = inputs[loan_id]
+        if source == ACCRUAL_SOURCE:
             target.accrual_rows.append(
-                (c.id, c.installment_number, c.kind, c.accrued_from, c.charged_on, c.amount, c.paid)
+                (charge_id, number, kind, accrued_from, charged_on, amount, paid)
             )
         else:
-            component = "penalty" if c.kind == ChargeKind.PENALTY.value else "fee"
-            target.manual_charges.append(
-                ChargeDue(c.id, c.installment_number, component, c.charged_on, c.amount)
-            )
-            target.manual_paid[c.id] = c.paid
+            component = "penalty" if kind == ChargeKind.PENALTY.value else "fee"
+            due = ChargeDue(charge_id, number, component, charged_on, amount)
+            target.manual_charges.append(due)
+            target.manual_paid[charge_id] = paid
     for h in db_session.execute(
         select(Hold.loan_id, Hold.start_on, Hold.end_on, Hold.suspends_penalty).where(
             Hold.loan_id.in_(loan_ids)
@@ -215,7 +217,7 @@ def load_inputs(db_session: Session, loan_ids: list[int]) -> dict[int, LoanInput
             Allocation.applied_on,
         ).where(Allocation.loan_id.in_(loan_ids))
     ):
-        inputs[a.loan_id].allocations.append(tuple(a)[1:])
+        inputs[a[0]].allocations.append(tuple(a[1:]))
     return inputs
 
 
@@ -312,7 +314,8 @@ def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> li
             LoanState.carry,
             Loan.product_id,
             Loan.annual_rate,
-            *[LoanState.__table__.c[name] for name in _PREVIOUS_FIELDS if name != "loan_id"],
+            # not overdue_by_bucket: a state of an earlier date is always written again
+            *[LoanState.__table__.c[name] for name in _CARRIED_FIELDS],
         )
         .join(Loan, Loan.id == LoanState.loan_id)
         .join(Product, Product.id == Loan.product_id)
@@ -383,8 +386,8 @@ def advance_and_store(
                             "b_number": number,
                             "b_from": begins,
                             "b_was": row.as_of,
-                            "b_on": as_of,
-                            "b_amount": amount,
+                            "charged_on": as_of,
+                            "amount": amount,
                         }
                     )
                 elif amount:
@@ -401,21 +404,19 @@ def advance_and_store(
                         }
                     )
         if extended:
-            result = db_session.execute(
-                update(charge_table)
-                .where(
-                    charge_table.c.loan_id == bindparam("b_loan"),
-                    charge_table.c.installment_number == bindparam("b_number"),
-                    charge_table.c.kind == ChargeKind.PENALTY.value,
-                    charge_table.c.source == ACCRUAL_SOURCE,
-                    charge_table.c.accrued_from == bindparam("b_from"),
-                    charge_table.c.charged_on == bindparam("b_was"),
-                )
-                .values(charged_on=bindparam("b_on"), amount=bindparam("b_amount")),
+            matched = update_rows(
+                db_session,
+                charge_table,
                 extended,
+                keys={
+                    "loan_id": "b_loan",
+                    "installment_number": "b_number",
+                    "accrued_from": "b_from",
+                    "charged_on": "b_was",
+                },
+                where={"kind": ChargeKind.PENALTY.value, "source": ACCRUAL_SOURCE},
             )
-            matched = cast(Any, result).rowcount
-            if matched >= 0 and matched != len(extended):
+            if matched != len(extended):
                 # the stored ledger is not what the carry says: re-derive the chunk instead
                 evaluate_and_store(db_session, list(columns), as_of, stats=stats)
                 moved_ids.update(columns)
@@ -477,7 +478,7 @@ def _store_ledger(
             id_map[accrued.charge_id] = row[0]
             if (row[4], row[5]) != (accrued.charged_on, accrued.amount):
                 charge_updates.append(
-                    {"b_id": row[0], "b_charged_on": accrued.charged_on, "b_amount": accrued.amount}
+                    {"id": row[0], "charged_on": accrued.charged_on, "amount": accrued.amount}
                 )
         charge_deletes.extend(r[0] for r in existing.values())
         id_maps[loan_id] = id_map
@@ -486,13 +487,7 @@ def _store_ledger(
         for part in chunks(charge_deletes, 5000):
             db_session.execute(delete(Allocation).where(Allocation.charge_id.in_(part)))
             db_session.execute(delete(Charge).where(Charge.id.in_(part)))
-    if charge_updates:
-        db_session.execute(
-            update(charge_table)
-            .where(charge_table.c.id == bindparam("b_id"))
-            .values(charged_on=bindparam("b_charged_on"), amount=bindparam("b_amount")),
-            charge_updates,
-        )
+    update_rows(db_session, charge_table, charge_updates, keys={"id": "id"})
     if new_charges:
         from arrears.kit.db import utcnow
 
@@ -525,11 +520,11 @@ def _store_ledger(
             if item.paid.get(inst.number) != after:
                 installment_updates.append(
                     {
-                        "b_loan": loan_id,
-                        "b_number": inst.number,
-                        "b_pp": after[0],
-                        "b_pi": after[1],
-                        "b_pf": after[2],
+                        "loan_id": loan_id,
+                        "number": inst.number,
+                        "paid_principal": after[0],
+                        "paid_interest": after[1],
+                        "paid_fee": after[2],
                     }
                 )
         for charge_id, paid in state.charge_paid.items():
@@ -538,7 +533,7 @@ def _store_ledger(
             if before is None:
                 before = next((r[6] for r in item.accrual_rows if r[0] == real), None)
             if before != paid:
-                paid_updates.append({"b_id": real, "b_paid": paid})
+                paid_updates.append({"id": real, "paid": paid})
         wanted = sorted(
             (
                 (
@@ -568,39 +563,20 @@ def _store_ledger(
                 for w in wanted
             )
         if state.credit != item.credit:
-            credit_updates.append({"b_id": loan_id, "b_credit": state.credit})
+            credit_updates.append({"id": loan_id, "credit": state.credit})
 
-    if installment_updates:
-        table = _table(Installment)
-        db_session.execute(
-            update(table)
-            .where(table.c.loan_id == bindparam("b_loan"), table.c.number == bindparam("b_number"))
-            .values(
-                paid_principal=bindparam("b_pp"),
-                paid_interest=bindparam("b_pi"),
-                paid_fee=bindparam("b_pf"),
-            ),
-            installment_updates,
-        )
-    if paid_updates:
-        db_session.execute(
-            update(charge_table)
-            .where(charge_table.c.id == bindparam("b_id"))
-            .values(paid=bindparam("b_paid")),
-            paid_updates,
-        )
+    update_rows(
+        db_session,
+        _table(Installment),
+        installment_updates,
+        keys={"loan_id": "loan_id", "number": "number"},
+    )
+    update_rows(db_session, charge_table, paid_updates, keys={"id": "id"})
     if allocation_loans:
         db_session.execute(delete(Allocation).where(Allocation.loan_id.in_(allocation_loans)))
         if allocation_rows:
             db_session.execute(insert(_table(Allocation)), allocation_rows)
-    if credit_updates:
-        table = _table(Loan)
-        db_session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(credit=bindparam("b_credit")),
-            credit_updates,
-        )
+    update_rows(db_session, _table(Loan), credit_updates, keys={"id": "id"})
     stats.installments_changed += len(installment_updates)
     stats.allocations_rewritten += len(allocation_loans)
 
@@ -630,6 +606,7 @@ STATE_FIELDS = (
 )
 # what storing a state compares it with
 _PREVIOUS_FIELDS = ("loan_id", "as_of", "delinquent_since", "last_cured_on", *STATE_FIELDS)
+_CARRIED_FIELDS = tuple(f for f in _PREVIOUS_FIELDS if f not in ("loan_id", "overdue_by_bucket"))
 
 
 def state_columns(evaluation: Evaluation) -> dict[str, Any]:
@@ -743,36 +720,25 @@ def _store_states(
                 _event("loan.bucket_changed", loan_id, as_of, columns, from_bucket=before.bucket)
             )
         changed = (
-            any(getattr(before, name) != columns[name] for name in STATE_FIELDS)
-            or before.as_of != as_of
+            before.as_of != as_of
+            or any(getattr(before, name) != columns[name] for name in STATE_FIELDS)
             or before.delinquent_since != delinquent_since
             or before.last_cured_on != last_cured_on
         )
         if changed:
             updates.append(
                 {
-                    **{f"b_{k}": v for k, v in columns.items()},
-                    "b_loan": loan_id,
-                    "b_as_of": as_of,
-                    "b_since": delinquent_since,
-                    "b_cured": last_cured_on,
+                    **columns,
+                    "loan_id": loan_id,
+                    "as_of": as_of,
+                    "delinquent_since": delinquent_since,
+                    "last_cured_on": last_cured_on,
                 }
             )
     state_table = _table(LoanState)
     if inserts:
         db_session.execute(insert(state_table), inserts)
-    if updates:
-        db_session.execute(
-            update(state_table)
-            .where(state_table.c.loan_id == bindparam("b_loan"))
-            .values(
-                as_of=bindparam("b_as_of"),
-                delinquent_since=bindparam("b_since"),
-                last_cured_on=bindparam("b_cured"),
-                **{name: bindparam(f"b_{name}") for name in STATE_FIELDS},
-            ),
-            updates,
-        )
+    update_rows(db_session, state_table, updates, keys={"loan_id": "loan_id"})
     if history_close:
         table = _table(BucketHistory)
         db_session.execute(
