@@ -272,3 +272,30 @@ def test_a_current_loan_paid_between_runs_shows_its_new_outstanding(engine, db_s
     assert (state.past_due_days, state.outstanding_total) == (0, 62600)
     snapshot = db_session.get(LoanSnapshot, (date(2023, 3, 31), 1))
     assert snapshot.outstanding_total == 62600
+
+
+def test_helpers_and_the_carry_store_what_evaluating_here_would(
+    engine, db_session, tmp_path, monkeypatch
+):
+    """On each database: days run with helper processes and the carry shortcut leave the
+    ledger and states exactly as evaluating every delinquent loan again here leaves them."""
+    from arrears.demo.build import build_demo
+
+    build_demo(engine, loans=150, seed=3, as_of=date(2025, 3, 31), directory=tmp_path)
+    monkeypatch.setattr(delinquency, "CHUNK", 4)
+    monkeypatch.setattr(eod, "PARALLEL_FROM", 1)
+    runs = [eod.run_eod(engine, date(2025, 4, day)) for day in range(1, 6)]
+    assert sum(r.loans_advanced for r in runs) > 0
+    # several chunks evaluated in full, so the helper had its share
+    assert sum(r.loans_evaluated - r.loans_advanced for r in runs) > 3 * 4
+    delinquent = list(
+        db_session.scalars(select(LoanState.loan_id).where(LoanState.past_due_days > 0))
+    )
+    assert len(delinquent) > 4
+    columns = [c for c in LoanState.__table__.c if c.name != "updated_at"]
+    before = db_session.execute(select(*columns).order_by(LoanState.loan_id)).all()
+    again = delinquency.evaluate_and_store(db_session, delinquent, date(2025, 4, 5))
+    assert again.charges_written == again.installments_changed == 0
+    assert again.allocations_rewritten == 0 and again.events == 0
+    db_session.flush()
+    assert db_session.execute(select(*columns).order_by(LoanState.loan_id)).all() == before

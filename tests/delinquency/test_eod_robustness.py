@@ -51,6 +51,18 @@ def fingerprint(url: str) -> dict[str, list[tuple]]:
     return out
 
 
+def two_copies(tmp_path: Path, first: str, second: str, *, loans: int, seed: int):
+    """Two SQLite files holding the same new demo book (no payment history): their URLs."""
+    url = f"sqlite:///{tmp_path / first}.db"
+    built = make_engine(url)
+    build_demo(
+        built, loans=loans, seed=seed, as_of=START, directory=tmp_path / "f", history_months=0
+    )
+    built.dispose()  # checkpoints the WAL, so the file copy is complete
+    shutil.copy(tmp_path / f"{first}.db", tmp_path / f"{second}.db")
+    return url, f"sqlite:///{tmp_path / second}.db"
+
+
 def run_cli(url: str, on: date) -> subprocess.Popen:
     env = {**os.environ, "ARREARS_DATABASE_URL": url}
     return subprocess.Popen(
@@ -112,12 +124,7 @@ def test_a_run_killed_at_any_moment_ends_as_an_uninterrupted_one(tmp_path: Path)
 
 
 def test_catch_up_after_a_gap_equals_running_every_day(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'daily.db'}"
-    built = make_engine(url)
-    build_demo(built, loans=120, seed=5, as_of=START, directory=tmp_path / "f", history_months=0)
-    built.dispose()
-    shutil.copy(tmp_path / "daily.db", tmp_path / "gap.db")
-    gap = f"sqlite:///{tmp_path / 'gap.db'}"
+    url, gap = two_copies(tmp_path, "daily", "gap", loans=120, seed=5)
     daily_engine = make_engine(url)
     for day in range(1, 16):
         eod.run_eod(daily_engine, date(2025, 4, day))
@@ -135,12 +142,7 @@ def test_the_worker_runs_at_the_configured_local_time():
 
 def test_advancing_from_the_carry_ends_where_evaluating_every_loan_does(tmp_path: Path):
     """Days run with the carry shortcut leave every derived table as full evaluation does."""
-    url = f"sqlite:///{tmp_path / 'advanced.db'}"
-    built = make_engine(url)
-    build_demo(built, loans=200, seed=9, as_of=START, directory=tmp_path / "f", history_months=0)
-    built.dispose()
-    shutil.copy(tmp_path / "advanced.db", tmp_path / "full.db")
-    full = f"sqlite:///{tmp_path / 'full.db'}"
+    url, full = two_copies(tmp_path, "advanced", "full", loans=200, seed=9)
     advanced_engine, full_engine = make_engine(url), make_engine(full)
     moved = 0
     for day in range(1, 21):
@@ -152,3 +154,70 @@ def test_advancing_from_the_carry_ends_where_evaluating_every_loan_does(tmp_path
         assert eod.run_eod(full_engine, on).loans_advanced == 0
     assert moved > 500  # most delinquent loans were advanced on most days
     assert fingerprint(url) == fingerprint(full)
+
+
+def _helpers(monkeypatch, count: int) -> None:
+    from arrears.kit.settings import get_settings
+
+    monkeypatch.setenv("ARREARS_EOD_HELPERS", str(count))
+    get_settings.cache_clear()
+
+
+def test_loans_evaluated_by_helper_processes_are_stored_as_if_evaluated_here(
+    tmp_path: Path, monkeypatch
+):
+    from arrears.delinquency import service
+
+    url, alone = two_copies(tmp_path, "helped", "alone", loans=300, seed=4)
+    # small chunks, so that a few hundred loans make many tasks
+    monkeypatch.setattr(service, "CHUNK", 7)
+    monkeypatch.setattr(eod, "PARALLEL_FROM", 1)
+    tasks: list[int] = []
+    real = service.Helper.submit
+
+    def counted(self, task):
+        tasks.append(len(task) if isinstance(task, tuple) else 0)
+        return real(self, task)
+
+    monkeypatch.setattr(service.Helper, "submit", counted)
+    try:
+        _helpers(monkeypatch, 2)
+        for day in (10, 11):
+            eod.run_eod(make_engine(url), date(2025, 4, day))
+        assert len([t for t in tasks if t]) > 5  # helpers did part of the work
+        _helpers(monkeypatch, 0)
+        for day in (10, 11):
+            eod.run_eod(make_engine(alone), date(2025, 4, day))
+    finally:
+        from arrears.kit.settings import get_settings
+
+        monkeypatch.delenv("ARREARS_EOD_HELPERS")
+        get_settings.cache_clear()
+    assert fingerprint(url) == fingerprint(alone)
+
+
+def test_chunks_of_a_helper_that_stops_are_evaluated_here(tmp_path: Path, monkeypatch):
+    from arrears.delinquency import service
+    from arrears.kit.db import unit_of_work
+    from arrears.kit.helpers import Helper
+
+    url, alone_url = two_copies(tmp_path, "stops", "alone", loans=200, seed=6)
+    monkeypatch.setattr(service, "CHUNK", 5)
+    on = date(2025, 4, 3)
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        ids = sorted(eod.candidate_ids(session, on, None))
+    assert len(ids) > 10
+    helper = Helper("arrears.delinquency.evaluator", what="evaluation helper")
+    helper.process.kill()  # as if it crashed
+    helper.process.wait()
+    stats = service.StoreStats()
+    try:
+        with unit_of_work(engine) as session:
+            service.evaluate_in_parallel(session, ids, on, helpers=[helper], url=url, stats=stats)
+    finally:
+        helper.close()
+    with unit_of_work(make_engine(alone_url)) as session:
+        alone = service.evaluate_and_store(session, ids, on)
+    assert stats.loans == alone.loans == len(ids)
+    assert fingerprint(url) == fingerprint(alone_url)

@@ -697,7 +697,7 @@ def test_the_schedule_helper_process_generates_what_generate_does() -> None:
     )
     worker = ScheduleWorker()
     try:
-        tasks = worker.submit([(7, terms)] * 5)
+        tasks = worker.submit_loans([(7, terms)] * 5)
         answers = list(worker.results(tasks))
     finally:
         worker.close()

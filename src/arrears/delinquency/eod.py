@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arrears.auth import audit
-from arrears.delinquency import service
+from arrears.delinquency import evaluator, service
 from arrears.delinquency.models import (
     BucketHistory,
     BusinessDay,
@@ -39,11 +40,15 @@ from arrears.delinquency.models import (
 )
 from arrears.kit.db import utcnow
 from arrears.kit.errors import Conflict, ValidationFailed
+from arrears.kit.helpers import Helper, HelperFailed
 from arrears.kit.settings import get_settings
 from arrears.ledger.models import Charge, Payment, PaymentStatus
 from arrears.loans.models import Installment, Loan, LoanStatus, Product
 
 Progress = Callable[[str, int, int], None]
+# loans to evaluate on one date from which helper processes are worth starting
+PARALLEL_FROM = 3 * service.CHUNK
+log = logging.getLogger(__name__)
 _ADVISORY_KEY = 7_272_017  # arbitrary constant naming "the EOD lock" on PostgreSQL
 _local_lock = threading.Lock()
 # progress of runs in this process, for the API to report while a date is uncommitted
@@ -88,6 +93,37 @@ def eod_lock(engine: Engine) -> Iterator[None]:
                     fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
         _local_lock.release()
+
+
+class EvaluationHelpers:
+    """The run's helper processes (``ARREARS_EOD_HELPERS``), started when first needed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.url = engine.url.render_as_string(hide_password=False)
+        database = engine.url.database
+        in_memory = engine.dialect.name == "sqlite" and (not database or database == ":memory:")
+        self.wanted = 0 if in_memory else get_settings().eod_helpers
+        self.started: list[Helper] | None = None
+
+    def get(self) -> list[Helper]:
+        if self.started is None:
+            self.started = []
+            try:
+                for _ in range(self.wanted):
+                    helper = Helper("arrears.delinquency.evaluator", what="evaluation helper")
+                    self.started.append(helper)
+                    helper.submit(evaluator.PING)
+                for helper in self.started:
+                    helper.result()  # fails here, early, if a helper cannot run at all
+            except (HelperFailed, OSError) as exc:
+                log.warning("eod.helpers_unavailable error=%s", exc)
+                self.close()
+                self.started = []
+        return self.started
+
+    def close(self) -> None:
+        for helper in self.started or ():
+            helper.close()
 
 
 @dataclass
@@ -417,9 +453,17 @@ def snapshot_from_evaluations(db_session: Session, on: date, progress: Progress 
 
 
 def process_date(
-    db_session: Session, on: date, previous: date | None, *, progress: Progress | None = None
+    db_session: Session,
+    on: date,
+    previous: date | None,
+    *,
+    progress: Progress | None = None,
+    helpers: EvaluationHelpers | None = None,
 ) -> DayResult:
-    """Do one business date inside the caller's transaction."""
+    """Do one business date inside the caller's transaction.
+
+    With ``helpers``, a long list of loans to evaluate is shared with helper processes.
+    """
     seconds: dict[str, float] = {}
 
     def timed(stage: str, started: float) -> None:
@@ -438,12 +482,25 @@ def process_date(
     timed("advance", started)
 
     started = time.perf_counter()
-    done = len(advanced)
-    for chunk in service.chunks(candidates - advanced):
-        service.evaluate_and_store(db_session, chunk, on, stats=stats)
-        done += len(chunk)
-        if progress:
-            progress("evaluate", done, len(candidates))
+    rest = candidates - advanced
+    workers = helpers.get() if helpers is not None and len(rest) >= PARALLEL_FROM else []
+    if workers and helpers is not None:
+        service.evaluate_in_parallel(
+            db_session,
+            rest,
+            on,
+            helpers=workers,
+            url=helpers.url,
+            stats=stats,
+            progress=(lambda n: progress("evaluate", n, len(candidates))) if progress else None,
+        )
+    else:
+        done = len(advanced)
+        for chunk in service.chunks(rest):
+            service.evaluate_and_store(db_session, chunk, on, stats=stats)
+            done += len(chunk)
+            if progress:
+                progress("evaluate", done, len(candidates))
     timed("evaluate", started)
 
     started = time.perf_counter()
@@ -542,6 +599,7 @@ def run_eod(
             if progress:
                 progress(stage, done, total)
 
+        helpers = EvaluationHelpers(engine)
         stage_seconds: dict[str, float] = {}
         evaluated = advanced = 0
         events = 0
@@ -559,7 +617,9 @@ def run_eod(
                         result.stage_seconds = {"re-snapshot": time.perf_counter() - started}
                     else:
                         previous = service.last_completed_date(session)
-                        result = process_date(session, on, previous, progress=report)
+                        result = process_date(
+                            session, on, previous, progress=report, helpers=helpers
+                        )
                         day = session.get(BusinessDay, on)
                         if day is None:
                             session.add(
@@ -612,6 +672,7 @@ def run_eod(
                     run.finished_at = utcnow()
             raise
         finally:
+            helpers.close()
             LIVE.pop(run_id, None)
         with factory.begin() as session:
             run = session.get(EodRun, run_id)

@@ -8,8 +8,9 @@ Both read and write a chunk of loans with a few statements, never one round-trip
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+import logging
+from collections import defaultdict, deque
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,12 +39,15 @@ from arrears.delinquency.models import (
 )
 from arrears.kit.bulk import update_rows
 from arrears.kit.dates import DayCount
+from arrears.kit.helpers import Helper, HelperFailed
 from arrears.kit.settings import get_settings
 from arrears.ledger.allocation import ChargeDue, Due, Receipt
 from arrears.ledger.models import Allocation, Charge, ChargeKind, Payment, PaymentStatus
 from arrears.loans.models import Installment, Loan, LoanStatus, Product
 
 CHUNK = 2000
+HELPER_AHEAD = 2  # chunks queued for each helper process
+log = logging.getLogger(__name__)
 ACCRUAL_SOURCE = "accrual"  # charges the run generates (penalty interest, late fees)
 
 
@@ -271,24 +275,100 @@ def evaluate_and_store(
     stats = stats or StoreStats()
     rules_cache: dict[int, ProductRules] = {}
     for chunk in chunks(loan_ids):
-        inputs = load_inputs(db_session, chunk)
-        missing = {i.product_id for i in inputs.values()} - rules_cache.keys()
-        if missing:
-            rules_cache.update(load_rules(db_session, missing))
-        evaluations = {
-            loan_id: evaluate_inputs(item, rules_cache[item.product_id], as_of)
-            for loan_id, item in inputs.items()
-        }
-        _store_ledger(db_session, inputs, evaluations, stats)
-        if update_state:
-            _store_states(
-                db_session,
-                {loan_id: state_columns(e) for loan_id, e in evaluations.items()},
-                as_of,
-                stats,
-            )
-        stats.loans += len(evaluations)
+        store_writes(
+            db_session,
+            evaluate_chunk(db_session, chunk, as_of, rules_cache),
+            as_of,
+            stats,
+            update_state=update_state,
+        )
     return stats
+
+
+def evaluate_in_parallel(
+    db_session: Session,
+    loan_ids: Collection[int],
+    as_of: date,
+    *,
+    helpers: Sequence[Helper],
+    url: str,
+    stats: StoreStats,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """``evaluate_and_store`` with chunks also evaluated by helper processes.
+
+    Only for loans whose committed inputs are current (the daily run): the helpers read
+    with their own connections. This process stores every chunk, in its transaction, and
+    evaluates a chunk itself whenever the helpers have enough queued. If a helper stops,
+    its chunks are evaluated here.
+    """
+    rules_cache: dict[int, ProductRules] = {}
+    queued: dict[int, deque[list[int]]] = {id(h): deque() for h in helpers}
+    working = list(helpers)
+
+    def store(writes: Writes) -> None:
+        store_writes(db_session, writes, as_of, stats)
+        if progress:
+            progress(stats.loans)
+
+    def local(chunk: list[int]) -> None:
+        store(evaluate_chunk(db_session, chunk, as_of, rules_cache))
+
+    def collect(helper: Helper, *, wait: bool) -> None:
+        chunks_of = queued[id(helper)]
+        while chunks_of and (wait or helper.ready()):
+            try:
+                writes = helper.result()
+            except HelperFailed as exc:
+                log.warning("eod.helper_failed error=%s", exc)
+                working.remove(helper)
+                while chunks_of:
+                    local(chunks_of.popleft())
+                return
+            chunks_of.popleft()
+            store(writes)
+
+    for chunk in chunks(loan_ids):
+        for helper in list(working):
+            collect(helper, wait=False)
+        idle = min(working, key=lambda h: len(queued[id(h)]), default=None)
+        if idle is not None and len(queued[id(idle)]) < HELPER_AHEAD:
+            queued[id(idle)].append(chunk)
+            idle.submit((url, as_of, chunk))
+        else:
+            local(chunk)
+    for helper in list(working):
+        collect(helper, wait=True)
+
+
+def evaluate_chunk(
+    db_session: Session, loan_ids: list[int], as_of: date, rules_cache: dict[int, ProductRules]
+) -> Writes:
+    """Load and evaluate a chunk of loans: what storing them would write (nothing written)."""
+    inputs = load_inputs(db_session, loan_ids)
+    missing = {i.product_id for i in inputs.values()} - rules_cache.keys()
+    if missing:
+        rules_cache.update(load_rules(db_session, missing))
+    evaluations = {
+        loan_id: evaluate_inputs(item, rules_cache[item.product_id], as_of)
+        for loan_id, item in inputs.items()
+    }
+    return plan_writes(inputs, evaluations)
+
+
+def store_writes(
+    db_session: Session,
+    writes: Writes,
+    as_of: date,
+    stats: StoreStats,
+    *,
+    update_state: bool = True,
+) -> None:
+    """Write what ``evaluate_chunk`` planned."""
+    _store_ledger(db_session, writes, stats)
+    if update_state:
+        _store_states(db_session, writes.states, as_of, stats)
+    stats.loans += len(writes.states)
 
 
 def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> list[Any]:
@@ -436,23 +516,35 @@ def advance_and_store(
     return moved_ids
 
 
-def _store_ledger(
-    db_session: Session,
-    inputs: dict[int, LoanInputs],
-    evaluations: dict[int, Evaluation],
-    stats: StoreStats,
-) -> None:
-    """Write generated charges, allocations, paid amounts and credit where they changed."""
-    charge_table = _table(Charge)
-    new_charges: list[dict[str, Any]] = []
-    new_charge_keys: list[tuple[int, int]] = []  # (loan_id, placeholder id)
-    charge_updates: list[dict[str, Any]] = []
-    charge_deletes: list[int] = []
-    id_maps: dict[int, dict[int, int]] = {}
+@dataclass
+class Writes:
+    """What storing a chunk of evaluations writes (computed without the database).
+
+    Charges generated for the first time carry their evaluation's placeholder id (< 0)
+    until inserted; allocations to them name that placeholder.
+    """
+
+    charge_deletes: list[int] = field(default_factory=list)
+    charge_updates: list[dict[str, Any]] = field(default_factory=list)
+    new_charges: list[dict[str, Any]] = field(default_factory=list)
+    new_charge_keys: list[tuple[int, int]] = field(default_factory=list)  # loan, placeholder
+    installment_updates: list[dict[str, Any]] = field(default_factory=list)
+    paid_updates: list[dict[str, Any]] = field(default_factory=list)
+    allocation_loans: list[int] = field(default_factory=list)
+    allocation_rows: list[dict[str, Any]] = field(default_factory=list)
+    credit_updates: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def plan_writes(inputs: dict[int, LoanInputs], evaluations: dict[int, Evaluation]) -> Writes:
+    """Compare evaluations with what is stored: the charges, allocations, paid amounts,
+    credit and states to write."""
+    writes = Writes(states={loan_id: state_columns(e) for loan_id, e in evaluations.items()})
     for loan_id, evaluation in evaluations.items():
         item = inputs[loan_id]
+        state = evaluation.ledger
         existing = {(r[1], r[2], r[3] or r[4]): r for r in item.accrual_rows}
-        id_map: dict[int, int] = {}
+        id_map: dict[int, int] = {}  # placeholder -> stored id
         for accrued in evaluation.charges:
             key = (
                 accrued.installment_number,
@@ -461,7 +553,7 @@ def _store_ledger(
             )
             row = existing.pop(key, None)
             if row is None:
-                new_charges.append(
+                writes.new_charges.append(
                     {
                         "loan_id": loan_id,
                         "installment_number": accrued.installment_number,
@@ -469,56 +561,23 @@ def _store_ledger(
                         "accrued_from": accrued.accrued_from,
                         "charged_on": accrued.charged_on,
                         "amount": accrued.amount,
-                        "paid": 0,
+                        "paid": state.charge_paid.get(accrued.charge_id, 0),
                         "source": ACCRUAL_SOURCE,
                     }
                 )
-                new_charge_keys.append((loan_id, accrued.charge_id))
+                writes.new_charge_keys.append((loan_id, accrued.charge_id))
                 continue
             id_map[accrued.charge_id] = row[0]
             if (row[4], row[5]) != (accrued.charged_on, accrued.amount):
-                charge_updates.append(
+                writes.charge_updates.append(
                     {"id": row[0], "charged_on": accrued.charged_on, "amount": accrued.amount}
                 )
-        charge_deletes.extend(r[0] for r in existing.values())
-        id_maps[loan_id] = id_map
+        writes.charge_deletes.extend(r[0] for r in existing.values())
 
-    if charge_deletes:
-        for part in chunks(charge_deletes, 5000):
-            db_session.execute(delete(Allocation).where(Allocation.charge_id.in_(part)))
-            db_session.execute(delete(Charge).where(Charge.id.in_(part)))
-    update_rows(db_session, charge_table, charge_updates, keys={"id": "id"})
-    if new_charges:
-        from arrears.kit.db import utcnow
-
-        now = utcnow()
-        for new_row in new_charges:
-            new_row.update(created_at=now, updated_at=now, version=1)
-        ids = (
-            db_session.execute(
-                insert(charge_table).returning(charge_table.c.id, sort_by_parameter_order=True),
-                new_charges,
-            )
-            .scalars()
-            .all()
-        )
-        for (loan_id, placeholder), new_id in zip(new_charge_keys, ids, strict=True):
-            id_maps[loan_id][placeholder] = new_id
-    stats.charges_written += len(new_charges) + len(charge_updates)
-
-    installment_updates: list[dict[str, Any]] = []
-    paid_updates: list[dict[str, Any]] = []
-    allocation_loans: list[int] = []
-    allocation_rows: list[dict[str, Any]] = []
-    credit_updates: list[dict[str, Any]] = []
-    for loan_id, evaluation in evaluations.items():
-        item = inputs[loan_id]
-        state = evaluation.ledger
-        id_map = id_maps[loan_id]
         for inst in state.installments:
             after = (inst.paid_principal, inst.paid_interest, inst.paid_fee)
             if item.paid.get(inst.number) != after:
-                installment_updates.append(
+                writes.installment_updates.append(
                     {
                         "loan_id": loan_id,
                         "number": inst.number,
@@ -527,13 +586,11 @@ def _store_ledger(
                         "paid_fee": after[2],
                     }
                 )
+        stored_paid = {**{r[0]: r[6] for r in item.accrual_rows}, **item.manual_paid}
         for charge_id, paid in state.charge_paid.items():
             real = id_map.get(charge_id, charge_id)
-            before = item.manual_paid.get(real)
-            if before is None:
-                before = next((r[6] for r in item.accrual_rows if r[0] == real), None)
-            if before != paid:
-                paid_updates.append({"id": real, "paid": paid})
+            if real >= 0 and stored_paid.get(real) != paid:  # new charges are inserted paid
+                writes.paid_updates.append({"id": real, "paid": paid})
         wanted = sorted(
             (
                 (
@@ -549,8 +606,8 @@ def _store_ledger(
             key=_allocation_key,
         )
         if wanted != sorted(item.allocations, key=_allocation_key):
-            allocation_loans.append(loan_id)
-            allocation_rows.extend(
+            writes.allocation_loans.append(loan_id)
+            writes.allocation_rows.extend(
                 {
                     "loan_id": loan_id,
                     "payment_id": w[0],
@@ -563,22 +620,57 @@ def _store_ledger(
                 for w in wanted
             )
         if state.credit != item.credit:
-            credit_updates.append({"id": loan_id, "credit": state.credit})
+            writes.credit_updates.append({"id": loan_id, "credit": state.credit})
+    return writes
 
+
+def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> None:
+    """Write generated charges, allocations, paid amounts and credit where they changed."""
+    charge_table = _table(Charge)
+    if writes.charge_deletes:
+        for part in chunks(writes.charge_deletes, 5000):
+            db_session.execute(delete(Allocation).where(Allocation.charge_id.in_(part)))
+            db_session.execute(delete(Charge).where(Charge.id.in_(part)))
+    update_rows(db_session, charge_table, writes.charge_updates, keys={"id": "id"})
+    inserted: dict[tuple[int, int], int] = {}
+    if writes.new_charges:
+        from arrears.kit.db import utcnow
+
+        now = utcnow()
+        stamps = {"created_at": now, "updated_at": now, "version": 1}
+        rows = [{**row, **stamps} for row in writes.new_charges]
+        ids = (
+            db_session.execute(
+                insert(charge_table).returning(charge_table.c.id, sort_by_parameter_order=True),
+                rows,
+            )
+            .scalars()
+            .all()
+        )
+        inserted = dict(zip(writes.new_charge_keys, ids, strict=True))
+    stats.charges_written += len(writes.new_charges) + len(writes.charge_updates)
     update_rows(
         db_session,
         _table(Installment),
-        installment_updates,
+        writes.installment_updates,
         keys={"loan_id": "loan_id", "number": "number"},
     )
-    update_rows(db_session, charge_table, paid_updates, keys={"id": "id"})
-    if allocation_loans:
-        db_session.execute(delete(Allocation).where(Allocation.loan_id.in_(allocation_loans)))
-        if allocation_rows:
-            db_session.execute(insert(_table(Allocation)), allocation_rows)
-    update_rows(db_session, _table(Loan), credit_updates, keys={"id": "id"})
-    stats.installments_changed += len(installment_updates)
-    stats.allocations_rewritten += len(allocation_loans)
+    update_rows(db_session, charge_table, writes.paid_updates, keys={"id": "id"})
+    if writes.allocation_loans:
+        db_session.execute(
+            delete(Allocation).where(Allocation.loan_id.in_(writes.allocation_loans))
+        )
+        rows = [
+            {**row, "charge_id": inserted[(row["loan_id"], row["charge_id"])]}
+            if row["charge_id"] is not None and row["charge_id"] < 0
+            else row
+            for row in writes.allocation_rows
+        ]
+        if rows:
+            db_session.execute(insert(_table(Allocation)), rows)
+    update_rows(db_session, _table(Loan), writes.credit_updates, keys={"id": "id"})
+    stats.installments_changed += len(writes.installment_updates)
+    stats.allocations_rewritten += len(writes.allocation_loans)
 
 
 def _allocation_key(row: Sequence[Any]) -> tuple[Any, ...]:

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     eod_time: str = Field(
         default="23:30", description="Local time (HH:MM) at which `arrears worker` runs the EOD."
     )
+    eod_helpers: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Helper processes the daily run evaluates loans in, beside itself (0: none).",
+    )
     import_batch_size: int = Field(
         default=20_000, description="Rows written per batch by bulk imports."
     )

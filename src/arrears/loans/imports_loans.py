@@ -260,7 +260,7 @@ class LoansImporter(Importer):
         worker = self._worker() if self.ctx.bulk else None
         if worker is not None:
             # a helper process generates the schedules, as binary COPY rows
-            tasks = worker.submit([(i, t) for i, (_, _, t) in zip(ids, new, strict=True)])
+            tasks = worker.submit_loans([(i, t) for i, (_, _, t) in zip(ids, new, strict=True)])
 
             def store_installments() -> None:
                 writer.copy_binary(INSTALLMENTS, INSTALLMENT_INSERT, worker.results(tasks))
