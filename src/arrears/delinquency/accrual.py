@@ -159,15 +159,8 @@ def _penalty(base: int, days: int, rate: tuple[int, int], basis: int) -> int:
 
 def _positions(ledger: Ledger) -> tuple[Position, ...]:
     return tuple(
-        Position(
-            number=due.number,
-            due_on=due.due_on,
-            principal=ledger.outstanding_of(due.number, PRINCIPAL),
-            interest=ledger.outstanding_of(due.number, INTEREST),
-            fee=ledger.outstanding_of(due.number, FEE),
-            penalty=ledger.outstanding_of(due.number, PENALTY),
-        )
-        for due in ledger.schedule
+        Position(due.number, due.due_on, o[PRINCIPAL], o[INTEREST], o[FEE], o[PENALTY])
+        for due, o in ledger.owed()
     )
 
 
@@ -212,28 +205,37 @@ def evaluate(
     def owes_late_fee(number: int, day: date) -> bool:
         # scheduled amounts and fees still owed beyond the tolerance; penalty does not count
         owed = ledger.outstanding_total(number) - ledger.outstanding_of(number, PENALTY)
-        return owed > terms.tolerance and not held_days(suspending, day, day + timedelta(days=1))
+        if owed <= terms.tolerance:
+            return False
+        return not (suspending and held_days(suspending, day, day + timedelta(days=1)))
+
+    accrual_starts = [(due.number, due.due_on + grace) for due in dues]
 
     def accrue(start: date, end: date) -> None:
         if rate_num == 0 or end <= start:
             return
-        for due in dues:  # in due-date order: none after the first not yet running
-            begins = max(start, due.due_on + grace)
+        for (
+            number,
+            starts,
+        ) in accrual_starts:  # in due-date order: none after the first not yet running
+            begins = max(start, starts)
             if begins >= end:
                 break
-            base = ledger.outstanding_of(due.number, PRINCIPAL)
+            base = ledger.outstanding_of(number, PRINCIPAL)
             if terms.compound:
-                base += ledger.outstanding_of(due.number, INTEREST)
+                base += ledger.outstanding_of(number, INTEREST)
             if base <= 0:
                 continue
-            days = (end - begins).days - held_days(suspending, begins, end)
+            days = (end - begins).days
+            if suspending:
+                days -= held_days(suspending, begins, end)
             if days <= 0:
                 continue
             amount = _penalty(base, days, (rate_num, rate_den), terms.basis)
             if amount > 0:
-                charge = Accrued(-(len(generated) + 1), due.number, PENALTY, begins, end, amount)
+                charge = Accrued(-(len(generated) + 1), number, PENALTY, begins, end, amount)
                 generated.append(charge)
-                ledger.add_charge(ChargeDue(charge.charge_id, due.number, PENALTY, end, amount))
+                ledger.add_charge(ChargeDue(charge.charge_id, number, PENALTY, end, amount))
 
     cursor = min((due.due_on + grace for due in dues), default=as_of)
     r_index = c_index = t_index = f_index = 0

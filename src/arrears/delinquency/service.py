@@ -9,7 +9,7 @@ Both read and write a chunk of loans with a few statements, never one round-trip
 from __future__ import annotations
 
 import logging
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -591,21 +591,18 @@ def plan_writes(inputs: dict[int, LoanInputs], evaluations: dict[int, Evaluation
             real = id_map.get(charge_id, charge_id)
             if real >= 0 and stored_paid.get(real) != paid:  # new charges are inserted paid
                 writes.paid_updates.append({"id": real, "paid": paid})
-        wanted = sorted(
+        wanted = [
             (
-                (
-                    a.payment_id,
-                    a.installment_number,
-                    a.component,
-                    id_map.get(a.charge_id, a.charge_id) if a.charge_id is not None else None,
-                    a.amount,
-                    a.applied_on,
-                )
-                for a in state.allocations
-            ),
-            key=_allocation_key,
-        )
-        if wanted != sorted(item.allocations, key=_allocation_key):
+                a.payment_id,
+                a.installment_number,
+                a.component,
+                id_map.get(a.charge_id, a.charge_id) if a.charge_id is not None else None,
+                a.amount,
+                a.applied_on,
+            )
+            for a in state.allocations
+        ]
+        if len(wanted) != len(item.allocations) or Counter(wanted) != Counter(item.allocations):
             writes.allocation_loans.append(loan_id)
             writes.allocation_rows.extend(
                 {
@@ -671,10 +668,6 @@ def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> Non
     update_rows(db_session, _table(Loan), writes.credit_updates, keys={"id": "id"})
     stats.installments_changed += len(writes.installment_updates)
     stats.allocations_rewritten += len(writes.allocation_loans)
-
-
-def _allocation_key(row: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple((value is None, value) for value in row)
 
 
 STATE_FIELDS = (

@@ -151,19 +151,20 @@ class Ledger:
         self.slots: list[_Slot] = []
         self._keys: list[tuple[int, int, int]] = []
         # what is owed per installment and component, kept in step with the slots
-        self._owed: list[dict[str, int]] = [
-            {PENALTY: 0, FEE: 0, INTEREST: 0, PRINCIPAL: 0} for _ in self.schedule
-        ]
+        self._owed: list[dict[str, int]] = []
         self._first_open = 0
         # scheduled components are appended already in order; only charges need bisecting
+        # (nothing is owed on a zero amount, so it gets no slot)
         scheduled = [(self._rank[c], c) for c in self.order if c != PENALTY]
+        keys, slots = self._keys, self.slots
         for index, due in enumerate(self.schedule):
-            amounts = {PRINCIPAL: due.principal, INTEREST: due.interest, FEE: due.fee}
-            owed = self._owed[index]
+            owed = {PENALTY: 0, FEE: due.fee, INTEREST: due.interest, PRINCIPAL: due.principal}
+            self._owed.append(owed)
             for rank, component in scheduled:
-                self._keys.append((index, rank, 0))
-                self.slots.append(_Slot(index, component, amounts[component], None, date.min))
-                owed[component] = amounts[component]
+                amount = owed[component]
+                if amount:
+                    keys.append((index, rank, 0))
+                    slots.append(_Slot(index, component, amount, None, date.min))
         self.applied: list[tuple[int, _Slot, int, date]] = []  # payment, slot, amount, on
         self.credit: list[list[Any]] = []  # FIFO of [payment_id, amount]
         self._charge_seq = 0
@@ -240,6 +241,10 @@ class Ledger:
         """What is still owed of one charge."""
         return self._charges[charge_id].remaining
 
+    def owed(self) -> list[tuple[Due, dict[str, int]]]:
+        """Each installment with what is still owed of each of its components."""
+        return list(zip(self.schedule, self._owed, strict=True))
+
     def outstanding_total(self, number: int) -> int:
         """What is still owed on one installment."""
         return sum(self._owed[self._index[number]].values())
@@ -310,22 +315,25 @@ def _state(
             charged_penalty[slot.index] += original
     for payment_id, amount in credit:
         allocations.append(Allocated(payment_id, None, CREDIT, None, amount, None))
+    # positional: one per installment of every loan evaluated, in the order of the fields
     states = tuple(
         InstallmentState(
-            number=due.number,
-            due_on=due.due_on,
-            principal=due.principal,
-            interest=due.interest,
-            fee=due.fee,
-            paid_principal=paid[i][0],
-            paid_interest=paid[i][1],
-            paid_fee=paid[i][2],
-            charged_fee=charged_fee[i],
-            paid_charged_fee=paid[i][3],
-            charged_penalty=charged_penalty[i],
-            paid_penalty=paid[i][4],
+            due.number,
+            due.due_on,
+            due.principal,
+            due.interest,
+            due.fee,
+            row[0],
+            row[1],
+            row[2],
+            fee_charged,
+            row[3],
+            penalty_charged,
+            row[4],
         )
-        for i, due in enumerate(schedule)
+        for due, row, fee_charged, penalty_charged in zip(
+            schedule, paid, charged_fee, charged_penalty, strict=True
+        )
     )
     return LedgerState(
         installments=states,
