@@ -476,7 +476,15 @@ def process_date(
     started = time.perf_counter()
     stats = service.StoreStats()
     # delinquent loans to which nothing happened are moved on from their carry
-    advanced = service.advance_and_store(db_session, candidates, on, stats=stats)
+    sharing = helpers.get() if helpers is not None and len(candidates) >= PARALLEL_FROM else []
+    advanced = service.advance_and_store(
+        db_session,
+        candidates,
+        on,
+        stats=stats,
+        helpers=sharing,
+        url=helpers.url if helpers is not None else None,
+    )
     if progress:
         progress("evaluate", len(advanced), len(candidates))
     timed("advance", started)

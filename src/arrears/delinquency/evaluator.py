@@ -1,8 +1,9 @@
 """The daily run's helper process: loads and evaluates chunks of loans, writing nothing.
 
 Started by ``eod.run_eod`` (``ARREARS_EOD_HELPERS`` of them, as ``kit.helpers.Helper``);
-each task is ``(database URL, business date, loan ids)`` and its answer the ``Writes`` the
-run then stores in its own transaction. The helper reads what is committed: the run hands
+each task is ``(what, database URL, business date, loan ids)`` and its answer what the run
+then stores in its own transaction: ``Writes`` of loans evaluated in full, or ``Advances``
+of loans moved on from their carry. The helper reads what is committed: the run hands
 it only loans it has not written yet that day.
 """
 
@@ -26,13 +27,15 @@ _rules: dict[int, service.ProductRules] = {}  # products do not change during a 
 def handle(task: Any) -> Any:
     if task == PING:
         return PING
-    url, as_of, loan_ids = task
-    if not isinstance(as_of, date):
-        raise TypeError("a task is (database URL, business date, loan ids)")
+    what, url, as_of, loan_ids = task
+    if what not in (service.EVALUATE, service.ADVANCE) or not isinstance(as_of, date):
+        raise TypeError("a task is (evaluate|advance, database URL, business date, loan ids)")
     engine = _engines.get(url)
     if engine is None:
         engine = _engines[url] = make_engine(url)
     with Session(engine) as session:
+        if what == service.ADVANCE:
+            return service.plan_advances(session, list(loan_ids), as_of, _rules)
         return service.evaluate_chunk(session, list(loan_ids), as_of, _rules)
 
 

@@ -9,7 +9,7 @@ Both read and write a chunk of loans with a few statements, never one round-trip
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,14 +39,14 @@ from arrears.delinquency.models import (
 )
 from arrears.kit.bulk import update_rows
 from arrears.kit.dates import DayCount
-from arrears.kit.helpers import Helper, HelperFailed
+from arrears.kit.helpers import Helper, share
 from arrears.kit.settings import get_settings
 from arrears.ledger.allocation import ChargeDue, Due, Receipt
 from arrears.ledger.models import Allocation, Charge, ChargeKind, Payment, PaymentStatus
 from arrears.loans.models import Installment, Loan, LoanStatus, Product
 
 CHUNK = 2000
-HELPER_AHEAD = 2  # chunks queued for each helper process
+EVALUATE, ADVANCE = "evaluate", "advance"  # what a helper process is asked to plan
 log = logging.getLogger(__name__)
 ACCRUAL_SOURCE = "accrual"  # charges the run generates (penalty interest, late fees)
 
@@ -298,47 +298,22 @@ def evaluate_in_parallel(
     """``evaluate_and_store`` with chunks also evaluated by helper processes.
 
     Only for loans whose committed inputs are current (the daily run): the helpers read
-    with their own connections. This process stores every chunk, in its transaction, and
-    evaluates a chunk itself whenever the helpers have enough queued. If a helper stops,
-    its chunks are evaluated here.
+    with their own connections. This process stores every chunk, in its transaction.
     """
     rules_cache: dict[int, ProductRules] = {}
-    queued: dict[int, deque[list[int]]] = {id(h): deque() for h in helpers}
-    working = list(helpers)
 
     def store(writes: Writes) -> None:
         store_writes(db_session, writes, as_of, stats)
         if progress:
             progress(stats.loans)
 
-    def local(chunk: list[int]) -> None:
-        store(evaluate_chunk(db_session, chunk, as_of, rules_cache))
-
-    def collect(helper: Helper, *, wait: bool) -> None:
-        chunks_of = queued[id(helper)]
-        while chunks_of and (wait or helper.ready()):
-            try:
-                writes = helper.result()
-            except HelperFailed as exc:
-                log.warning("eod.helper_failed error=%s", exc)
-                working.remove(helper)
-                while chunks_of:
-                    local(chunks_of.popleft())
-                return
-            chunks_of.popleft()
-            store(writes)
-
-    for chunk in chunks(loan_ids):
-        for helper in list(working):
-            collect(helper, wait=False)
-        idle = min(working, key=lambda h: len(queued[id(h)]), default=None)
-        if idle is not None and len(queued[id(idle)]) < HELPER_AHEAD:
-            queued[id(idle)].append(chunk)
-            idle.submit((url, as_of, chunk))
-        else:
-            local(chunk)
-    for helper in list(working):
-        collect(helper, wait=True)
+    share(
+        chunks(loan_ids),
+        helpers,
+        task=lambda chunk: (EVALUATE, url, as_of, chunk),
+        here=lambda chunk: evaluate_chunk(db_session, chunk, as_of, rules_cache),
+        store=store,
+    )
 
 
 def evaluate_chunk(
@@ -371,7 +346,7 @@ def store_writes(
     stats.loans += len(writes.states)
 
 
-def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> list[Any]:
+def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> list[dict[str, Any]]:
     """States of ``loan_ids`` that can be advanced to ``as_of`` from their carry.
 
     The carry is written only when nothing is pending, and every change to a loan's ledger
@@ -410,110 +385,144 @@ def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> li
             ~held,
         )
     )
-    return list(db_session.execute(query))
+    return [dict(row._mapping) for row in db_session.execute(query)]
+
+
+@dataclass
+class Advances:
+    """What moving a chunk of loans on from their carry writes (computed without writing)."""
+
+    states: dict[int, dict[str, Any]] = field(default_factory=dict)
+    previous: dict[int, dict[str, Any]] = field(default_factory=dict)
+    extended: list[dict[str, Any]] = field(default_factory=list)  # open charges grown
+    opened: list[dict[str, Any]] = field(default_factory=list)  # open charges first due
+
+
+def plan_advances(
+    db_session: Session, loan_ids: list[int], as_of: date, rules_cache: dict[int, ProductRules]
+) -> Advances:
+    """Advance those of ``loan_ids`` that can be from their carry (``accrual.advance``)."""
+    rows = _carried_states(db_session, loan_ids, as_of)
+    missing = {row["product_id"] for row in rows} - rules_cache.keys()
+    if missing:
+        rules_cache.update(load_rules(db_session, missing))
+    terms_cache: dict[tuple[int, Decimal], AccrualTerms] = {}
+    plan = Advances()
+    for row in rows:
+        rules = rules_cache[row["product_id"]]
+        key = (row["product_id"], row["annual_rate"])
+        terms = terms_cache.get(key)
+        if terms is None:
+            terms = terms_cache[key] = rules.accrual_terms(row["annual_rate"])
+        since = row["as_of"]
+        moved = advance(
+            Carry.from_json(row["carry"]),
+            since,
+            as_of,
+            outstanding_principal=row["outstanding_principal"],
+            outstanding_total=row["outstanding_total"],
+            terms=terms,
+            buckets=rules.buckets,
+            rules=rules.classification,
+        )
+        if moved is None:
+            continue
+        loan_id = row["loan_id"]
+        plan.states[loan_id] = _columns(
+            moved.aging, moved.outstanding_principal, moved.outstanding_total, moved.carry
+        )
+        plan.previous[loan_id] = row
+        for number, begins, amount, before in moved.open_charges:
+            if before:
+                plan.extended.append(
+                    {
+                        "b_loan": loan_id,
+                        "b_number": number,
+                        "b_from": begins,
+                        "b_was": since,
+                        "charged_on": as_of,
+                        "amount": amount,
+                    }
+                )
+            elif amount:
+                plan.opened.append(
+                    {
+                        "loan_id": loan_id,
+                        "installment_number": number,
+                        "kind": ChargeKind.PENALTY.value,
+                        "accrued_from": begins,
+                        "charged_on": as_of,
+                        "amount": amount,
+                        "paid": 0,
+                        "source": ACCRUAL_SOURCE,
+                    }
+                )
+    return plan
+
+
+def store_advances(db_session: Session, plan: Advances, as_of: date, stats: StoreStats) -> None:
+    """Write what ``plan_advances`` planned (re-deriving instead if the ledger disagrees)."""
+    charge_table = _table(Charge)
+    matched = update_rows(
+        db_session,
+        charge_table,
+        plan.extended,
+        keys={
+            "loan_id": "b_loan",
+            "installment_number": "b_number",
+            "accrued_from": "b_from",
+            "charged_on": "b_was",
+        },
+        where={"kind": ChargeKind.PENALTY.value, "source": ACCRUAL_SOURCE},
+    )
+    if matched != len(plan.extended):
+        # the stored ledger is not what the carry says: re-derive these loans instead
+        log.warning("eod.carry_mismatch loans=%d", len(plan.states))
+        evaluate_and_store(db_session, list(plan.states), as_of, stats=stats)
+        return
+    if plan.opened:
+        from arrears.kit.db import utcnow
+
+        now = utcnow()
+        stamps = {"created_at": now, "updated_at": now, "version": 1}
+        db_session.execute(insert(charge_table), [{**row, **stamps} for row in plan.opened])
+    stats.charges_written += len(plan.extended) + len(plan.opened)
+    _store_states(db_session, plan.states, as_of, stats, previous=plan.previous)
+    stats.loans += len(plan.states)
+    stats.advanced += len(plan.states)
 
 
 def advance_and_store(
-    db_session: Session, loan_ids: Collection[int], as_of: date, *, stats: StoreStats
+    db_session: Session,
+    loan_ids: Collection[int],
+    as_of: date,
+    *,
+    stats: StoreStats,
+    helpers: Sequence[Helper] = (),
+    url: str | None = None,
 ) -> set[int]:
     """Move delinquent loans to which nothing happened on to ``as_of``; return those moved.
 
     Each is advanced from its carry (``accrual.advance``): its open accrual span's charges
     are extended and its ageing moves, with no need to load and re-derive its ledger. The
-    rest (and any the stored ledger turns out not to match) are left to ``evaluate_and_store``.
+    rest are left to ``evaluate_and_store``. With ``helpers`` (the daily run), helper
+    processes plan part of the chunks.
     """
-    moved_ids: set[int] = set()
+    moved: set[int] = set()
     rules_cache: dict[int, ProductRules] = {}
-    terms_cache: dict[tuple[int, Decimal], AccrualTerms] = {}
-    charge_table = _table(Charge)
-    for chunk in chunks(loan_ids):
-        rows = _carried_states(db_session, chunk, as_of)
-        missing = {row.product_id for row in rows} - rules_cache.keys()
-        if missing:
-            rules_cache.update(load_rules(db_session, missing))
-        columns: dict[int, dict[str, Any]] = {}
-        previous: dict[int, Any] = {}
-        extended: list[dict[str, Any]] = []
-        opened: list[dict[str, Any]] = []
-        for row in rows:
-            rules = rules_cache[row.product_id]
-            key = (row.product_id, row.annual_rate)
-            terms = terms_cache.get(key)
-            if terms is None:
-                terms = terms_cache[key] = rules.accrual_terms(row.annual_rate)
-            moved = advance(
-                Carry.from_json(row.carry),
-                row.as_of,
-                as_of,
-                outstanding_principal=row.outstanding_principal,
-                outstanding_total=row.outstanding_total,
-                terms=terms,
-                buckets=rules.buckets,
-                rules=rules.classification,
-            )
-            if moved is None:
-                continue
-            loan_id = row.loan_id
-            columns[loan_id] = _columns(
-                moved.aging, moved.outstanding_principal, moved.outstanding_total, moved.carry
-            )
-            previous[loan_id] = row
-            for number, begins, amount, before in moved.open_charges:
-                if before:
-                    extended.append(
-                        {
-                            "b_loan": loan_id,
-                            "b_number": number,
-                            "b_from": begins,
-                            "b_was": row.as_of,
-                            "charged_on": as_of,
-                            "amount": amount,
-                        }
-                    )
-                elif amount:
-                    opened.append(
-                        {
-                            "loan_id": loan_id,
-                            "installment_number": number,
-                            "kind": ChargeKind.PENALTY.value,
-                            "accrued_from": begins,
-                            "charged_on": as_of,
-                            "amount": amount,
-                            "paid": 0,
-                            "source": ACCRUAL_SOURCE,
-                        }
-                    )
-        if extended:
-            matched = update_rows(
-                db_session,
-                charge_table,
-                extended,
-                keys={
-                    "loan_id": "b_loan",
-                    "installment_number": "b_number",
-                    "accrued_from": "b_from",
-                    "charged_on": "b_was",
-                },
-                where={"kind": ChargeKind.PENALTY.value, "source": ACCRUAL_SOURCE},
-            )
-            if matched != len(extended):
-                # the stored ledger is not what the carry says: re-derive the chunk instead
-                evaluate_and_store(db_session, list(columns), as_of, stats=stats)
-                moved_ids.update(columns)
-                continue
-        if opened:
-            from arrears.kit.db import utcnow
 
-            now = utcnow()
-            for new_row in opened:
-                new_row.update(created_at=now, updated_at=now, version=1)
-            db_session.execute(insert(charge_table), opened)
-        stats.charges_written += len(extended) + len(opened)
-        _store_states(db_session, columns, as_of, stats, previous=previous)
-        stats.loans += len(columns)
-        stats.advanced += len(columns)
-        moved_ids.update(columns)
-    return moved_ids
+    def store(plan: Advances) -> None:
+        store_advances(db_session, plan, as_of, stats)
+        moved.update(plan.states)
+
+    share(
+        chunks(loan_ids),
+        helpers,
+        task=lambda chunk: (ADVANCE, url, as_of, chunk),
+        here=lambda chunk: plan_advances(db_session, chunk, as_of, rules_cache),
+        store=store,
+    )
+    return moved
 
 
 @dataclass
@@ -739,12 +748,12 @@ def _store_states(
     """Upsert loan states and record bucket moves, cures and new delinquencies as events.
 
     ``states`` are the new ``loan_states`` columns by loan; ``previous``, the stored rows
-    (with at least ``_PREVIOUS_FIELDS``) when the caller has them already.
+    as mappings (with at least ``_PREVIOUS_FIELDS``) when the caller has them already.
     """
     if previous is None:
         table = _table(LoanState)
         previous = {
-            row.loan_id: row
+            row.loan_id: dict(row._mapping)
             for row in db_session.execute(
                 select(*[table.c[name] for name in _PREVIOUS_FIELDS]).where(
                     table.c.loan_id.in_(list(states))
@@ -778,9 +787,9 @@ def _store_states(
             if delinquent:
                 events.append(_event("loan.became_delinquent", loan_id, as_of, columns))
             continue
-        was_delinquent = before.past_due_days > 0
-        delinquent_since = before.delinquent_since
-        last_cured_on = before.last_cured_on
+        was_delinquent = before["past_due_days"] > 0
+        delinquent_since = before["delinquent_since"]
+        last_cured_on = before["last_cured_on"]
         if delinquent and not was_delinquent:
             delinquent_since = columns["oldest_overdue_due_on"]
             events.append(_event("loan.became_delinquent", loan_id, as_of, columns))
@@ -791,24 +800,26 @@ def _store_states(
                 {
                     "loan_id": loan_id,
                     "cured_on": as_of,
-                    "from_bucket": before.bucket,
-                    "past_due_days_before": before.past_due_days,
+                    "from_bucket": before["bucket"],
+                    "past_due_days_before": before["past_due_days"],
                 }
             )
-            events.append(_event("loan.cured", loan_id, as_of, columns, from_bucket=before.bucket))
-        if before.bucket != columns["bucket"]:
+            events.append(
+                _event("loan.cured", loan_id, as_of, columns, from_bucket=before["bucket"])
+            )
+        if before["bucket"] != columns["bucket"]:
             history_close.append({"b_loan": loan_id, "b_left": as_of})
             history_open.append(
                 {"loan_id": loan_id, "bucket": columns["bucket"], "entered_on": as_of}
             )
             events.append(
-                _event("loan.bucket_changed", loan_id, as_of, columns, from_bucket=before.bucket)
+                _event("loan.bucket_changed", loan_id, as_of, columns, from_bucket=before["bucket"])
             )
         changed = (
-            before.as_of != as_of
-            or any(getattr(before, name) != columns[name] for name in STATE_FIELDS)
-            or before.delinquent_since != delinquent_since
-            or before.last_cured_on != last_cured_on
+            before["as_of"] != as_of
+            or any(before[name] != columns[name] for name in STATE_FIELDS)
+            or before["delinquent_since"] != delinquent_since
+            or before["last_cured_on"] != last_cured_on
         )
         if changed:
             updates.append(

@@ -10,6 +10,7 @@ message)``, in task order. The child's module calls ``serve(handler)`` as its ma
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import queue
@@ -17,10 +18,13 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from typing import IO, Any
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, TypeVar
 
 _LENGTH = struct.Struct(">I")
+T = TypeVar("T")
+R = TypeVar("R")
 _STOP = object()
 
 
@@ -126,6 +130,54 @@ class Helper:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+AHEAD = 2  # tasks queued for each helper by ``share``
+log = logging.getLogger(__name__)
+
+
+def share(
+    tasks: Iterable[T],
+    helpers: Sequence[Helper],
+    *,
+    task: Callable[[T], Any],
+    here: Callable[[T], R],
+    store: Callable[[R], None],
+) -> None:
+    """Plan each of ``tasks`` in a helper or here, and ``store`` every plan here.
+
+    A task goes to the helper with the fewest queued while one has fewer than ``AHEAD``;
+    otherwise this process plans it itself (``here``). Plans are stored as they arrive.
+    If a helper stops, the tasks it was given are planned here.
+    """
+    queued: dict[int, deque[T]] = {id(h): deque() for h in helpers}
+    working = list(helpers)
+
+    def collect(helper: Helper, *, wait: bool) -> None:
+        waiting = queued[id(helper)]
+        while waiting and (wait or helper.ready()):
+            try:
+                plan = helper.result()
+            except HelperFailed as exc:
+                log.warning("helpers.failed helper=%s error=%s", helper.what, exc)
+                working.remove(helper)
+                while waiting:
+                    store(here(waiting.popleft()))
+                return
+            waiting.popleft()
+            store(plan)
+
+    for item in tasks:
+        for helper in list(working):
+            collect(helper, wait=False)
+        idle = min(working, key=lambda h: len(queued[id(h)]), default=None)
+        if idle is not None and len(queued[id(idle)]) < AHEAD:
+            queued[id(idle)].append(item)
+            idle.submit(task(item))
+        else:
+            store(here(item))
+    for helper in list(working):
+        collect(helper, wait=True)
 
 
 def serve(handler: Callable[[Any], Any], *, what: str = "helper") -> None:
