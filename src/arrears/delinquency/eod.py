@@ -24,7 +24,20 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, text, union, update
+from sqlalchemy import (
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -198,8 +211,8 @@ def refresh_paid_current(
     payment was posted, so its outstanding amounts are summed again in one statement
     instead of evaluating it.
     """
-    since = previous or date.min
     # money the stored state does not count yet (it counts what is dated up to its as_of)
+    since = previous or db_session.scalar(select(func.min(LoanState.as_of))) or date.min
     paid_today = (
         set(
             db_session.scalars(
@@ -259,72 +272,65 @@ def refresh_paid_current(
 
 
 def initialise_states(db_session: Session, on: date) -> int:
-    """Give every active loan without a state a current one, per product, set-based."""
-    new_loans = (
-        select(Loan.id)
-        .where(
-            Loan.status == LoanStatus.ACTIVE.value,
-            Loan.disbursed_on <= on,
-            ~exists().where(LoanState.loan_id == Loan.id),
-        )
-        .scalar_subquery()
+    """Give every active loan without a state a current one, set-based, in one statement."""
+    fresh = and_(
+        Loan.status == LoanStatus.ACTIVE.value,
+        Loan.disbursed_on <= on,
+        ~exists().where(LoanState.loan_id == Loan.id),
     )
-    if not db_session.scalar(select(exists().where(Loan.id.in_(new_loans)))):
+    if not db_session.scalar(select(exists().where(fresh))):
         return 0
-    created = 0
-    outstanding = (
-        select(
-            Installment.loan_id.label("loan_id"),
-            func.sum(Installment.principal - Installment.paid_principal).label("principal"),
-            func.sum(
-                Installment.principal
-                + Installment.interest
-                + Installment.fee
-                - Installment.paid_principal
-                - Installment.paid_interest
-                - Installment.paid_fee
-            ).label("total"),
-        )
-        .where(Installment.loan_id.in_(new_loans))
-        .group_by(Installment.loan_id)
-        .subquery()
+    owed = (
+        Installment.principal
+        + Installment.interest
+        + Installment.fee
+        - Installment.paid_principal
+        - Installment.paid_interest
+        - Installment.paid_fee
     )
-    for product_id, buckets in db_session.execute(select(Product.id, Product.buckets)):
-        current = min(buckets, key=lambda b: b["min_days"])["code"]
-        source = (
-            select(
-                Loan.id,
-                literal(on),
-                literal(current),
-                func.coalesce(outstanding.c.principal, 0),
-                func.coalesce(outstanding.c.total, 0),
-                literal(utcnow()),
-            )
-            .join(outstanding, outstanding.c.loan_id == Loan.id, isouter=True)
-            .where(Loan.product_id == product_id, Loan.id.in_(new_loans))
+
+    def summed(amount: Any) -> Any:
+        # per loan, through the installments' primary key: only new loans are looked at
+        return func.coalesce(
+            select(func.sum(amount)).where(Installment.loan_id == Loan.id).scalar_subquery(), 0
         )
-        state_columns = [
-            "loan_id",
-            "as_of",
-            "bucket",
-            "outstanding_principal",
-            "outstanding_total",
-            "updated_at",
-        ]
-        result = db_session.execute(
-            insert(LoanState).from_select(state_columns, source),
-            execution_options={"preserve_rowcount": True},
+
+    # each product's lowest bucket is "current"
+    current = {
+        product_id: min(buckets, key=lambda b: b["min_days"])["code"]
+        for product_id, buckets in db_session.execute(select(Product.id, Product.buckets))
+    }
+    if not current:
+        return 0
+    source = select(
+        Loan.id,
+        literal(on),
+        case(current, value=Loan.product_id),
+        summed(Installment.principal - Installment.paid_principal),
+        summed(owed),
+        literal(utcnow()),
+    ).where(fresh)
+    columns = [
+        "loan_id",
+        "as_of",
+        "bucket",
+        "outstanding_principal",
+        "outstanding_total",
+        "updated_at",
+    ]
+    result = db_session.execute(
+        insert(LoanState).from_select(columns, source),
+        execution_options={"preserve_rowcount": True},
+    )
+    created = cast(CursorResult[Any], result).rowcount or 0
+    if created:
+        history = select(LoanState.loan_id, LoanState.bucket, literal(on)).where(
+            LoanState.as_of == on,
+            ~exists().where(BucketHistory.loan_id == LoanState.loan_id),
         )
-        count = cast(CursorResult[Any], result).rowcount or 0
-        if count:
-            history = select(LoanState.loan_id, LoanState.bucket, literal(on)).where(
-                LoanState.as_of == on,
-                ~exists().where(BucketHistory.loan_id == LoanState.loan_id),
-            )
-            db_session.execute(
-                insert(BucketHistory).from_select(["loan_id", "bucket", "entered_on"], history)
-            )
-        created += count
+        db_session.execute(
+            insert(BucketHistory).from_select(["loan_id", "bucket", "entered_on"], history)
+        )
     return created
 
 
