@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from arrears.delinquency.aging import (
     DEFAULT_BUCKETS,
@@ -89,8 +89,7 @@ class Accrued:
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class CarryRow:
+class CarryRow(NamedTuple):
     """An installment already accruing: what is owed on it and its open span's charge."""
 
     number: int
@@ -127,12 +126,13 @@ class Carry:
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Carry:
+        fromordinal = date.fromordinal
         horizon = document["horizon"]
         return cls(
             open_from=date.fromordinal(document["from"]),
             horizon=date.fromordinal(horizon) if horizon is not None else None,
             rows=tuple(
-                CarryRow(n, date.fromordinal(d), p, i, f, pen, o)
+                CarryRow(n, fromordinal(d), p, i, f, pen, o)
                 for n, d, p, i, f, pen, o in document["rows"]
             ),
         )

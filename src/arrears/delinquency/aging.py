@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +87,11 @@ class HoldSpan:
     suspends_penalty: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """What is owed on one installment as of the business date (minor units)."""
+class Position(NamedTuple):
+    """What is owed on one installment as of the business date (minor units).
+
+    A named tuple: one is built for every installment of every loan evaluated.
+    """
 
     number: int
     due_on: date
