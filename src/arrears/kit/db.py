@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -171,3 +171,15 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def refresh_statistics(db_session: Session, tables: Sequence[str]) -> None:
+    """Let PostgreSQL's planner see tables a transaction has just filled (``ANALYZE``).
+
+    Rows written in the open transaction are invisible to autovacuum, so a table filled by
+    a large import still looks empty to the planner, which then scans it whole for every
+    chunk of loans looked up by id. ``ANALYZE`` in the transaction samples its own rows.
+    SQLite's planner prefers the indexes anyway: nothing is done there.
+    """
+    if tables and db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(text(f"ANALYZE {', '.join(tables)}"))

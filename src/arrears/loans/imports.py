@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arrears.auth import audit
-from arrears.kit.db import utcnow
+from arrears.kit.db import refresh_statistics, utcnow
 from arrears.kit.errors import Conflict, ValidationFailed
 from arrears.kit.settings import get_settings
 from arrears.kit.tabular import open_table
@@ -206,6 +206,9 @@ def run_import(
             ctx.writer.wait()
             if dropped_keys and ctx.writing:
                 ctx.writer.restore_foreign_keys(dropped_keys)
+            if ctx.bulk and ctx.writing:
+                # planner statistics for the tables just filled, from the commit on
+                refresh_statistics(db_session, [t.name for t in importer.bulk_tables])
         except (IntegrityError, psycopg.IntegrityError) as exc:
             _settle(ctx)
             savepoint.rollback()

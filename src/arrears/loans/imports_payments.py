@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from arrears.kit.db import refresh_statistics
 from arrears.ledger import service as ledger
 from arrears.ledger.models import Payment, PaymentStatus
 from arrears.loans.imports_common import (
@@ -33,6 +34,8 @@ _PAYMENT_INSERT = (
 )  # fmt: skip
 DEFAULT_CHANNEL = "bank_transfer"
 _REDERIVE_CHUNK = 5_000
+_ANALYZE_EVERY = 20  # chunks of loans re-derived between refreshes of the statistics
+_READ_BY_REDERIVE = ("payments", "installments", "charges", "allocations", "loan_states")
 
 
 @dataclass(slots=True)
@@ -160,7 +163,12 @@ class PaymentsImporter(Importer):
         loan_ids = sorted(self.affected)
         done = 0
         ctx.report_progress("rederive", 0, len(loan_ids))
-        for part in chunked(loan_ids, _REDERIVE_CHUNK):
+        for number, part in enumerate(chunked(loan_ids, _REDERIVE_CHUNK)):
+            if number % _ANALYZE_EVERY == 0 and len(loan_ids) > _REDERIVE_CHUNK:
+                # the derived tables grow as we go: keep the planner on their indexes
+                refresh_statistics(ctx.db_session, _READ_BY_REDERIVE)
             ledger.rederive(db_session=ctx.db_session, loan_ids=part)
             done += len(part)
             ctx.report_progress("rederive", done, len(loan_ids))
+        if len(loan_ids) > _REDERIVE_CHUNK:
+            refresh_statistics(ctx.db_session, _READ_BY_REDERIVE)  # right from the commit on

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from arrears.kit.db import refresh_statistics
 from arrears.ledger import service as ledger
 from arrears.ledger.models import Charge
 from arrears.loans.imports_common import (
@@ -254,6 +255,8 @@ class InstallmentsImporter(Importer):
                     updated_at=ctx.now,
                 )
             )
+        if len(ids) > 5_000:
+            refresh_statistics(session, ("installments", "charges", "allocations", "loan_states"))
         ledger.rederive(db_session=session, loan_ids=ids)
         self.rederived += len(ids)
 
