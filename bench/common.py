@@ -32,7 +32,12 @@ def _child(target: Callable[..., int], args: tuple[Any, ...], queue: Any) -> Non
     started = time.perf_counter()
     rows = target(*args)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the stage's own peak plus the largest of the helper processes it started and ended
+    # (an upper bound of what they held at once; the database server is not counted)
+    peak = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ) / 1024
     queue.put((seconds, rows, peak))
 
 
@@ -72,6 +77,20 @@ def reset_database(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def copy_database(url: str, template: str) -> None:
+    """Make the PostgreSQL database of ``url`` a fresh copy of the database ``template``."""
+    from sqlalchemy.engine import make_url
+
+    from arrears.kit.db import make_engine
+
+    target = make_url(url).database
+    engine = make_engine(url.replace(f"/{target}", "/postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target}"'))
+        conn.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
     engine.dispose()
 
 
