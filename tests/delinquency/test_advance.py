@@ -65,7 +65,7 @@ money = st.lists(
     st.lists(st.tuples(st.integers(min_value=0, max_value=200), st.integers(1, 5000)), max_size=2),
     terms_strategy,
     st.integers(min_value=0, max_value=260),
-    st.integers(min_value=1, max_value=60),
+    st.integers(min_value=1, max_value=100),
 )
 def test_advancing_equals_evaluating_again(dues, paid, charged, terms, offset, days):
     since = START + timedelta(days=offset)
@@ -100,23 +100,36 @@ def test_advancing_equals_evaluating_again(dues, paid, charged, terms, offset, d
         terms=terms,
         buckets=BUCKETS,
     )
+    # what advance must refuse: an owing installment it does not carry falls due, or a
+    # late fee is charged (which cuts the accrual span)
     grace = timedelta(days=terms.grace_days)
-    pending = [
-        d
-        for d in dues
-        if since - grace <= d.due_on < on
-        and any(p.number == d.number and p.total > 0 for p in before.positions)
+    owing = {p.number: p for p in before.positions if p.total > 0}
+    carried = {r.number for r in before.carry.rows}
+    uncarried_due = [n for n, p in owing.items() if n not in carried and p.due_on < on]
+    fee_charged = [
+        n
+        for n, p in owing.items()
+        if terms.late_fee
+        and since < p.due_on + grace + timedelta(days=1) <= on
+        and p.principal + p.interest + p.fee > terms.tolerance
     ]
+    event("refused: falls due" if uncarried_due else "refused: fee" if fee_charged else "free")
     event("refused" if moved is None else "advanced")
     if moved is None:
-        assert pending, "advance refused although nothing falls due"
+        assert uncarried_due or fee_charged, "advance refused although nothing happens"
         return
-    assert not pending
+    assert not uncarried_due and not fee_charged
     after = evaluate(dues, receipts, on, terms=terms, manual_charges=manual, buckets=BUCKETS)
     assert moved.aging == after.aging
     assert moved.outstanding_total == after.outstanding_total
     assert moved.outstanding_principal == after.outstanding_principal
-    assert moved.carry == after.carry
+    # the advanced carry still looks only as far ahead as the first one did: what it holds is
+    # what a fresh evaluation holds, and anything else fresh falls due after its horizon
+    assert after.carry is not None and moved.carry.open_from == after.carry.open_from
+    fresh = {r.number: r for r in after.carry.rows}
+    assert all(fresh[r.number] == r for r in moved.carry.rows)
+    beyond = [r for r in after.carry.rows if r not in moved.carry.rows]
+    assert all(moved.carry.horizon is not None and r.due_on >= moved.carry.horizon for r in beyond)
     expected = _charged(before.charges)
     for number, begins, amount, previous in moved.open_charges:
         expected.discard((number, "penalty", begins, since, previous))
@@ -166,17 +179,29 @@ def test_no_carry_with_a_hold_or_money_dated_later():
     assert evaluate(dues, [], START - timedelta(days=1), terms=terms).carry is None
 
 
-def test_advance_refuses_when_an_installment_falls_due():
-    dues = _schedule([30, 30], 50_000)
-    terms = AccrualTerms(penalty_rate=Decimal("18"))
+def test_advance_refuses_when_an_uncarried_installment_falls_due_or_a_fee_is_charged():
+    dues = _schedule([30, 30, 30], 50_000)  # due START, +30, +60
     since = START + timedelta(days=10)
-    evaluation = evaluate(dues, [], since, terms=terms)
-    assert evaluation.carry is not None and evaluation.carry.horizon == START + timedelta(days=30)
-    kwargs = dict(
-        outstanding_principal=evaluation.outstanding_principal,
-        outstanding_total=evaluation.outstanding_total,
-        terms=terms,
-    )
-    assert advance(evaluation.carry, since, START + timedelta(days=30), **kwargs) is not None
-    assert advance(evaluation.carry, since, START + timedelta(days=31), **kwargs) is None
-    assert advance(evaluation.carry, since, since, **kwargs) is None
+    for terms in (
+        AccrualTerms(penalty_rate=Decimal("18")),
+        AccrualTerms(penalty_rate=Decimal("18"), late_fee=1500, grace_days=2),
+    ):
+        evaluation = evaluate(dues, [], since, terms=terms)
+        carry = evaluation.carry
+        assert carry is not None
+        # the second installment falls due within the look-ahead: carried; the third not
+        assert [r.number for r in carry.rows] == [1, 2]
+        assert carry.horizon == START + timedelta(days=60)
+        kwargs = dict(
+            outstanding_principal=evaluation.outstanding_principal,
+            outstanding_total=evaluation.outstanding_total,
+            terms=terms,
+        )
+        assert advance(carry, since, since, **kwargs) is None
+        assert advance(carry, since, START + timedelta(days=61), **kwargs) is None
+        crossing = advance(carry, since, START + timedelta(days=31), **kwargs)
+        assert (crossing is None) == bool(terms.late_fee) is False or terms.grace_days > 0
+        # the late fee of the second installment is charged on its due date + grace + 1
+        fee_day = START + timedelta(days=30 + terms.grace_days + 1)
+        assert (advance(carry, since, fee_day, **kwargs) is None) == bool(terms.late_fee)
+        assert advance(carry, since, fee_day - timedelta(days=1), **kwargs) is not None

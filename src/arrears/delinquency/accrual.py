@@ -101,12 +101,17 @@ class CarryRow(NamedTuple):
     open_charge: int  # penalty charged for the open span so far (0: none yet)
 
 
+# a carry holds the installments that owe something and fall due before this far ahead
+LOOKAHEAD = timedelta(days=45)
+
+
 @dataclass(frozen=True, slots=True)
 class Carry:
     """What a delinquent loan needs to be advanced to a later date without re-deriving it.
 
-    ``open_from`` starts the open accrual span; ``horizon`` is the earliest due date of an
-    installment not yet accruing that still owes something (None: none).
+    ``rows`` are the installments owing something that fell due, or fall due within
+    ``LOOKAHEAD``; ``open_from`` starts the open accrual span; ``horizon`` is the earliest
+    due date of an owing installment beyond them (None: none).
     """
 
     open_from: date
@@ -325,11 +330,12 @@ def _carry(
             open_charges[charge.installment_number] = charge.amount
     rows: list[CarryRow] = []
     horizon: date | None = None
+    ahead = as_of + LOOKAHEAD
     for due in dues:
         number = due.number
         if ledger.outstanding_total(number) <= 0:
             continue
-        if due.due_on + grace >= as_of:
+        if due.due_on >= ahead:
             horizon = due.due_on if horizon is None else min(horizon, due.due_on)
             continue
         rows.append(
@@ -372,13 +378,20 @@ def advance(
 ) -> Advanced | None:
     """Move a loan evaluated to ``since`` on to ``as_of``, nothing having happened between.
 
-    None when that cannot be done exactly: an installment falls due or leaves its grace
-    period by ``as_of`` (``evaluate`` is needed then). The caller vouches that no payment,
-    charge or hold is dated after ``since``.
+    None when that cannot be done exactly — an installment beyond the carried ones falls
+    due, or one owing is charged its late fee, by ``as_of`` — and ``evaluate`` is needed.
+    The caller vouches that no payment, charge or hold is dated after ``since``.
     """
     if as_of <= since or (carry.horizon is not None and carry.horizon < as_of):
         return None
     grace = timedelta(days=terms.grace_days)
+    if terms.late_fee:
+        # the day a late fee is charged cuts the accrual span: evaluate then
+        for row in carry.rows:
+            fee_day = row.due_on + grace + timedelta(days=1)
+            owed = row.principal + row.interest + row.fee
+            if since < fee_day <= as_of and owed > terms.tolerance:
+                return None
     rate = (terms.penalty_rate or Decimal(0)).as_integer_ratio()
     rows: list[CarryRow] = []
     changed: list[tuple[int, date, int, int]] = []
