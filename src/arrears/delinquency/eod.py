@@ -109,34 +109,51 @@ def eod_lock(engine: Engine) -> Iterator[None]:
 
 
 class EvaluationHelpers:
-    """The run's helper processes (``ARREARS_EOD_HELPERS``), started when first needed."""
+    """The run's helper processes (``ARREARS_EOD_HELPERS``), started when first needed.
+
+    ``start`` launches them without waiting (they import while the run selects its
+    loans); ``get`` waits until they answer, and gives none if they cannot run here.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.url = engine.url.render_as_string(hide_password=False)
         database = engine.url.database
         in_memory = engine.dialect.name == "sqlite" and (not database or database == ":memory:")
         self.wanted = 0 if in_memory else get_settings().eod_helpers
-        self.started: list[Helper] | None = None
+        self.launched: list[Helper] | None = None
+        self.ready: list[Helper] | None = None
+
+    def start(self) -> None:
+        if self.launched is not None:
+            return
+        self.launched = []
+        try:
+            for _ in range(self.wanted):
+                helper = Helper("arrears.delinquency.evaluator", what="evaluation helper")
+                self.launched.append(helper)
+                helper.submit(evaluator.PING)
+        except OSError as exc:
+            log.warning("eod.helpers_unavailable error=%s", exc)
+            self.close()
+            self.launched = []
 
     def get(self) -> list[Helper]:
-        if self.started is None:
-            self.started = []
+        if self.ready is None:
+            self.start()
             try:
-                for _ in range(self.wanted):
-                    helper = Helper("arrears.delinquency.evaluator", what="evaluation helper")
-                    self.started.append(helper)
-                    helper.submit(evaluator.PING)
-                for helper in self.started:
+                for helper in self.launched or ():
                     helper.result()  # fails here, early, if a helper cannot run at all
-            except (HelperFailed, OSError) as exc:
+                self.ready = list(self.launched or ())
+            except HelperFailed as exc:
                 log.warning("eod.helpers_unavailable error=%s", exc)
                 self.close()
-                self.started = []
-        return self.started
+                self.ready = []
+        return self.ready
 
     def close(self) -> None:
-        for helper in self.started or ():
+        for helper in self.launched or ():
             helper.close()
+        self.launched = []
 
 
 @dataclass
@@ -458,6 +475,13 @@ def snapshot_from_evaluations(db_session: Session, on: date, progress: Progress 
     return written
 
 
+def _large_book(db_session: Session) -> bool:
+    """Whether the book is big enough that helpers will likely be wanted."""
+    delinquent = select(LoanState.loan_id).where(LoanState.past_due_days > 0)
+    counted = select(func.count()).select_from(delinquent.limit(PARALLEL_FROM).subquery())
+    return (db_session.scalar(counted) or 0) >= PARALLEL_FROM
+
+
 def process_date(
     db_session: Session,
     on: date,
@@ -476,6 +500,8 @@ def process_date(
         seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
 
     started = time.perf_counter()
+    if helpers is not None and helpers.wanted and _large_book(db_session):
+        helpers.start()  # they get ready while the loans are selected
     candidates = candidate_ids(db_session, on, previous)
     timed("select", started)
 
