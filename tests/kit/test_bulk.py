@@ -67,3 +67,50 @@ def test_update_rows_matches_an_old_value_sets_json_and_null_and_stamps(db_sessi
 
 def test_update_rows_with_nothing_to_do():
     assert update_rows(None, LoanState.__table__, [], keys={"loan_id": "loan_id"}) == 0  # type: ignore[arg-type]
+
+
+def test_insert_rows_copies_with_defaults_json_and_new_ids(db_session):
+    from arrears.kit.bulk import insert_rows
+    from arrears.ledger.models import Charge
+
+    make_product(db_session)
+    make_customer(db_session)
+    loan = make_loan(db_session, months=3)
+    db_session.flush()
+    rows = [
+        {
+            "loan_id": loan.id,
+            "installment_number": n,
+            "kind": "penalty",
+            "charged_on": date(2024, 3, n),
+            "amount": 100 * n,
+            "accrued_from": None,
+        }
+        for n in (1, 2, 3)
+    ]
+    ids = insert_rows(db_session, Charge.__table__, rows, ids=True)
+    assert len(set(ids)) == 3
+    stored = {c.id: c for c in db_session.scalars(select(Charge).where(Charge.loan_id == loan.id))}
+    assert sorted(stored) == sorted(ids)
+    first = stored[ids[0]]
+    # left out, so given the model's defaults, as an INSERT would
+    assert (first.paid, first.source, first.version) == (0, "manual", 1)
+    assert first.created_at is not None and first.amount == 100
+    assert insert_rows(db_session, Charge.__table__, []) == []
+    # JSON columns and NULLs
+    insert_rows(
+        db_session,
+        LoanState.__table__,
+        [
+            {
+                "loan_id": loan.id,
+                "as_of": date(2024, 3, 9),
+                "bucket": "M1",
+                "overdue_by_bucket": {"M1": 5},
+                "carry": None,
+            }
+        ],
+    )
+    state = db_session.get(LoanState, loan.id)
+    assert state.overdue_by_bucket == {"M1": 5} and state.carry is None
+    assert state.non_performing is False and state.updated_at is not None

@@ -37,7 +37,7 @@ from arrears.delinquency.models import (
     LoanState,
     OutboxEvent,
 )
-from arrears.kit.bulk import update_rows
+from arrears.kit.bulk import insert_rows, update_rows
 from arrears.kit.dates import DayCount
 from arrears.kit.helpers import Helper, share
 from arrears.kit.settings import get_settings
@@ -485,7 +485,7 @@ def store_advances(db_session: Session, plan: Advances, as_of: date, stats: Stor
 
         now = utcnow()
         stamps = {"created_at": now, "updated_at": now, "version": 1}
-        db_session.execute(insert(charge_table), [{**row, **stamps} for row in plan.opened])
+        insert_rows(db_session, charge_table, [{**row, **stamps} for row in plan.opened])
     stats.charges_written += len(plan.extended) + len(plan.opened)
     _store_states(db_session, plan.states, as_of, stats, previous=plan.previous)
     stats.loans += len(plan.states)
@@ -645,14 +645,7 @@ def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> Non
         now = utcnow()
         stamps = {"created_at": now, "updated_at": now, "version": 1}
         rows = [{**row, **stamps} for row in writes.new_charges]
-        ids = (
-            db_session.execute(
-                insert(charge_table).returning(charge_table.c.id, sort_by_parameter_order=True),
-                rows,
-            )
-            .scalars()
-            .all()
-        )
+        ids = insert_rows(db_session, charge_table, rows, ids=True)
         inserted = dict(zip(writes.new_charge_keys, ids, strict=True))
     stats.charges_written += len(writes.new_charges) + len(writes.charge_updates)
     update_rows(
@@ -672,8 +665,7 @@ def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> Non
             else row
             for row in writes.allocation_rows
         ]
-        if rows:
-            db_session.execute(insert(_table(Allocation)), rows)
+        insert_rows(db_session, _table(Allocation), rows)
     update_rows(db_session, _table(Loan), writes.credit_updates, keys={"id": "id"})
     stats.installments_changed += len(writes.installment_updates)
     stats.allocations_rewritten += len(writes.allocation_loans)
@@ -832,8 +824,7 @@ def _store_states(
                 }
             )
     state_table = _table(LoanState)
-    if inserts:
-        db_session.execute(insert(state_table), inserts)
+    insert_rows(db_session, state_table, inserts)
     update_rows(db_session, state_table, updates, keys={"loan_id": "loan_id"})
     if history_close:
         table = _table(BucketHistory)

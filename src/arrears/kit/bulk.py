@@ -1,18 +1,35 @@
-"""Updating many rows at once, each with its own values.
+"""Writing many rows at once.
 
-On PostgreSQL the rows travel as one JSON document read by ``json_to_recordset``: one
-statement per batch however many rows, instead of one per row. Elsewhere (SQLite,
-where statements cost no round trip) it is an ``executemany``.
+``insert_rows`` is a binary ``COPY`` on PostgreSQL (ids reserved from the sequence when
+the caller needs them) and a batched ``INSERT`` elsewhere. ``update_rows`` sets each row's
+own values: on PostgreSQL the rows travel as one JSON document read by
+``json_to_recordset``, one statement per batch however many rows; elsewhere (SQLite, where
+statements cost no round trip) it is an ``executemany``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    bindparam,
+    insert,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from arrears.kit.db import utcnow
 
@@ -102,3 +119,122 @@ def _recordset(
             params["stamp"] = utcnow()
         matched += int(cast(Any, db_session.execute(statement, params)).rowcount)
     return matched
+
+
+def copy_type(column_type: TypeEngine[Any]) -> str:
+    """The PostgreSQL type a column's values are sent as in a binary ``COPY``."""
+    if isinstance(column_type, TypeDecorator):
+        return copy_type(column_type.impl_instance)
+    if isinstance(column_type, BigInteger):
+        return "int8"
+    if isinstance(column_type, SmallInteger):
+        return "int2"
+    if isinstance(column_type, Integer):
+        return "int4"
+    if isinstance(column_type, String):
+        return "text"
+    if isinstance(column_type, Date):
+        return "date"
+    if isinstance(column_type, DateTime):
+        return "timestamptz"
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, JSON):
+        return "json"
+    raise TypeError(f"no COPY type for {column_type!r}")
+
+
+def binders(db_session: Session, table: Table, columns: Sequence[str]) -> list[tuple[int, Any]]:
+    """Converters of decorated columns (scaled decimals, UTC timestamps, JSON), by position."""
+    from psycopg.types.json import Json
+
+    dialect = db_session.get_bind().dialect
+    out: list[tuple[int, Any]] = []
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, TypeDecorator):
+            out.append((index, lambda v, t=column_type: t.process_bind_param(v, dialect)))
+        elif isinstance(column_type, JSON):
+            out.append((index, lambda v: None if v is None else Json(v)))
+    return out
+
+
+def copy_rows(
+    db_session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    convert: Sequence[tuple[int, Any]] = (),
+) -> int:
+    """``COPY`` rows (value sequences in ``columns`` order) into ``table`` (PostgreSQL)."""
+    raw = db_session.connection().connection.driver_connection
+    assert raw is not None
+    types = [copy_type(table.c[name].type) for name in columns]
+    names = ", ".join(f'"{name}"' for name in columns)
+    count = 0
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)') as copy,
+    ):
+        copy.set_types(types)
+        write = copy.write_row
+        if convert:
+            for row in rows:
+                values = list(row)
+                for index, bind in convert:
+                    values[index] = bind(values[index])
+                write(values)
+                count += 1
+        else:
+            for row in rows:
+                write(row)
+                count += 1
+    return count
+
+
+def reserve_ids(db_session: Session, table: Table, count: int) -> list[int]:
+    """``count`` new ids from the table's sequence (PostgreSQL)."""
+    if count == 0:
+        return []
+    rows = db_session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": count},
+    )
+    return [row[0] for row in rows]
+
+
+def insert_rows(
+    db_session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: bool = False
+) -> list[int]:
+    """Insert rows (mappings with the same keys); with ``ids``, return their new ids in order.
+
+    Columns a row leaves out get their Python-side defaults, as an ``INSERT`` gives them.
+    """
+    if not rows:
+        return []
+    if db_session.get_bind().dialect.name != "postgresql":
+        statement = insert(table)
+        if not ids:
+            db_session.execute(statement, list(rows))
+            return []
+        returning = statement.returning(table.c.id, sort_by_parameter_order=True)
+        return list(db_session.execute(returning, list(rows)).scalars())
+    names = list(rows[0])
+    defaults = {}
+    for column in table.c:
+        default = column.default
+        if column.name in names or default is None or column.primary_key:
+            continue
+        if getattr(default, "is_scalar", False):
+            defaults[column.name] = lambda value=default.arg: value  # type: ignore[attr-defined]
+        elif getattr(default, "is_callable", False):
+            defaults[column.name] = lambda call=default.arg: call(None)  # type: ignore[attr-defined]
+    new_ids = reserve_ids(db_session, table, len(rows)) if ids else []
+    columns = [*(["id"] if ids else []), *names, *defaults]
+    filled = {name: make() for name, make in defaults.items()}  # one value for the batch
+    values: Iterable[Sequence[Any]] = (
+        [*([new_ids[i]] if ids else []), *(row[n] for n in names), *filled.values()]
+        for i, row in enumerate(rows)
+    )
+    copy_rows(db_session, table, columns, values, binders(db_session, table, columns))
+    return new_ids

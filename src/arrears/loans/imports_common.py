@@ -17,13 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     Column,
-    Date,
-    DateTime,
-    Integer,
-    String,
     Table,
     any_,
     bindparam,
@@ -34,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from arrears.kit import bulk
 from arrears.kit.errors import ValidationFailed
 from arrears.kit.money import parse_amount, to_minor
 from arrears.kit.tabular import Cell
@@ -353,24 +347,6 @@ def lookup(
     return found
 
 
-def _pg_type(column_type: TypeEngine[Any]) -> str:
-    if isinstance(column_type, TypeDecorator):
-        return _pg_type(column_type.impl_instance)
-    if isinstance(column_type, BigInteger):
-        return "int8"
-    if isinstance(column_type, Integer):
-        return "int4"
-    if isinstance(column_type, String):
-        return "text"
-    if isinstance(column_type, Date):
-        return "date"
-    if isinstance(column_type, DateTime):
-        return "timestamptz"
-    if isinstance(column_type, Boolean):
-        return "bool"
-    raise TypeError(f"no COPY type for {column_type!r}")
-
-
 class BulkWriter:
     """Set-based inserts: binary ``COPY`` on PostgreSQL, batched ``INSERT`` on SQLite."""
 
@@ -415,25 +391,11 @@ class BulkWriter:
 
     def _binders(self, table: Table, columns: Sequence[str]) -> list[tuple[int, Any]]:
         # values of decorated columns (scaled decimals, UTC timestamps) as the table stores them
-        dialect = self.db_session.get_bind().dialect
-        out = []
-        for index, name in enumerate(columns):
-            column_type = table.c[name].type
-            if isinstance(column_type, TypeDecorator):
-                out.append((index, lambda v, t=column_type: t.process_bind_param(v, dialect)))
-        return out
+        return bulk.binders(self.db_session, table, columns)
 
     def reserve_ids(self, table: Table, count: int) -> list[int]:
         """``count`` new ids from the table's sequence (PostgreSQL)."""
-        if count == 0:
-            return []
-        rows = self.db_session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": table.name, "n": count},
-        )
-        return [row[0] for row in rows]
+        return bulk.reserve_ids(self.db_session, table, count)
 
     def drop_foreign_keys(self, tables: Sequence[Table]) -> list[tuple[str, str, str]]:
         """Drop the foreign keys of ``tables`` (PostgreSQL); returns what re-creates them.
@@ -541,28 +503,7 @@ class BulkWriter:
         rows: Iterable[Sequence[Any]],
         binders: list[tuple[int, Any]],
     ) -> int:
-        raw = self._driver_connection()
-        types = [_pg_type(table.c[name].type) for name in columns]
-        names = ", ".join(f'"{name}"' for name in columns)
-        count = 0
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)') as copy,
-        ):
-            copy.set_types(types)
-            write = copy.write_row
-            if binders:
-                for row in rows:
-                    values = list(row)
-                    for index, bind in binders:
-                        values[index] = bind(values[index])
-                    write(values)
-                    count += 1
-            else:
-                for row in rows:
-                    write(row)
-                    count += 1
-        return count
+        return bulk.copy_rows(self.db_session, table, columns, rows, binders)
 
 
 def table_of(model: Any) -> Table:
