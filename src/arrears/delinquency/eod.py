@@ -3,12 +3,14 @@
 For each business date from the day after the last completed one up to the target, in
 order and each in its own transaction: find the loans whose state can change that day
 (already delinquent, an installment newly due and unpaid, a hold or manual charge
-starting or ending, money dated later than the day), evaluate them in bulk, give loans
-seen for the first time a current state with one statement, and take the day's snapshot
-of every active loan with one statement. Each date closed is one ``eod.run`` audit entry,
-written as the date's transaction ends. A run killed at any moment loses only the
-uncommitted date, which the next run does again; every step is derived from the ledger,
-so doing a date again ends in the same state. Runs cannot overlap.
+starting or ending, money dated later than the day); move on from their carry the
+delinquent ones to which nothing happened, evaluate the rest in bulk (sharing both with
+helper processes on a large book); give loans seen for the first time a current state with
+one statement; and take the day's snapshot of every active loan with one statement. Each
+date closed is one ``eod.run`` audit entry, written as the date's transaction ends. A run
+killed at any moment loses only the uncommitted date, which the next run does again; every
+step is derived from the ledger, so doing a date again ends in the same state. Runs cannot
+overlap.
 """
 
 from __future__ import annotations
