@@ -167,6 +167,9 @@ class EodRunOut(BaseModel):
     completed_through: date | None
     loans_total: int
     loans_evaluated: int
+    loans_advanced: int = Field(
+        description="Of the loans evaluated, those moved on from their carry (not re-derived)."
+    )
     events_written: int
     stage_seconds: dict[str, float]
     bucket_counts: dict[str, int]

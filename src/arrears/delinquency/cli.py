@@ -73,7 +73,8 @@ def eod(
     console.print(
         f"end of day [bold]{view['business_date']}[/] {view['status']}: dates "
         f"{view['from_date']} → {view['completed_through']}, {view['loans_total']} active loans, "
-        f"{view['loans_evaluated']} evaluated, {view['events_written']} events"
+        f"{view['loans_evaluated']} evaluated ({view['loans_advanced']} advanced from their "
+        f"carry), {view['events_written']} events"
     )
     stages = Table("stage", "seconds", title="time per stage")
     for stage, seconds in view["stage_seconds"].items():

@@ -1715,6 +1715,11 @@ export interface components {
             from_date: string;
             /** Id */
             id: number;
+            /**
+             * Loans Advanced
+             * @description Of the loans evaluated, those moved on from their carry (not re-derived).
+             */
+            loans_advanced: number;
             /** Loans Evaluated */
             loans_evaluated: number;
             /** Loans Total */

@@ -92,6 +92,7 @@ export default function Runs() {
       { title: t('runs.finishedAt'), dataIndex: 'finished_at', key: 'fa', width: 150, render: (v: string | null) => formatDateTime(v) },
       { title: t('runs.loans'), dataIndex: 'loans_total', key: 'lt', align: 'right', render: (v: number) => <Count value={v} /> },
       { title: t('runs.evaluated'), dataIndex: 'loans_evaluated', key: 'le', align: 'right', render: (v: number) => <Count value={v} /> },
+      { title: t('runs.advanced'), dataIndex: 'loans_advanced', key: 'la', align: 'right', render: (v: number) => <Count value={v} /> },
       { title: t('runs.events'), dataIndex: 'events_written', key: 'ev', align: 'right', render: (v: number) => <Count value={v} /> },
       { title: t('runs.seconds'), key: 'sec', align: 'right', render: (_: unknown, run) => <span className="num">{formatNumber(seconds(run), locale, 2)}</span> },
       { title: t('runs.requestedBy'), dataIndex: 'requested_by', key: 'by', render: (v: string | null) => v ?? '—' },
