@@ -73,6 +73,7 @@ def reset_database(url: str) -> None:
         for suffix in ("", "-wal", "-shm", ".eod-lock"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         return
+    _create_if_missing(url)
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -80,14 +81,36 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
-def copy_database(url: str, template: str) -> None:
-    """Make the PostgreSQL database of ``url`` a fresh copy of the database ``template``."""
+def _server(url: str) -> Any:
+    """An autocommit engine on the server's ``postgres`` database."""
     from sqlalchemy.engine import make_url
 
     from arrears.kit.db import make_engine
 
+    return make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+
+
+def _create_if_missing(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    engine = _server(url)
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def copy_database(url: str, template: str) -> None:
+    """Make the PostgreSQL database of ``url`` a fresh copy of the database ``template``."""
+    from sqlalchemy.engine import make_url
+
     target = make_url(url).database
-    engine = make_engine(url.replace(f"/{target}", "/postgres"), isolation_level="AUTOCOMMIT")
+    engine = _server(url)
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{target}"'))
         conn.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
