@@ -134,6 +134,9 @@ class _Slot:
         self.available_from = available
 
 
+_BUILD_AHEAD = 12  # installments built at a time once payments reach the last built
+
+
 class Ledger:
     """An incremental ledger: add charges and apply payments in date order.
 
@@ -151,24 +154,36 @@ class Ledger:
         self.slots: list[_Slot] = []
         self._keys: list[tuple[int, int, int]] = []
         # what is owed per installment and component, kept in step with the slots
-        self._owed: list[dict[str, int]] = []
+        self._owed: list[dict[str, int]] = [
+            {PENALTY: 0, FEE: due.fee, INTEREST: due.interest, PRINCIPAL: due.principal}
+            for due in self.schedule
+        ]
         self._first_open = 0
-        # scheduled components are appended already in order; only charges need bisecting
-        # (nothing is owed on a zero amount, so it gets no slot)
-        scheduled = [(self._rank[c], c) for c in self.order if c != PENALTY]
-        keys, slots = self._keys, self.slots
-        for index, due in enumerate(self.schedule):
-            owed = {PENALTY: 0, FEE: due.fee, INTEREST: due.interest, PRINCIPAL: due.principal}
-            self._owed.append(owed)
-            for rank, component in scheduled:
-                amount = owed[component]
-                if amount:
-                    keys.append((index, rank, 0))
-                    slots.append(_Slot(index, component, amount, None, date.min))
+        # Slots of scheduled components are built lazily, in installment order, as far as
+        # payments or charges reach (a mortgage has 360 installments; a few years' payments
+        # reach far fewer); built in order, they need no bisecting, only charges do.
+        # Nothing is owed on a zero amount, so it gets no slot.
+        self._scheduled = [(self._rank[c], c) for c in self.order if c != PENALTY]
+        self._built = 0  # installments whose scheduled slots exist
         self.applied: list[tuple[int, _Slot, int, date]] = []  # payment, slot, amount, on
         self.credit: list[list[Any]] = []  # FIFO of [payment_id, amount]
         self._charge_seq = 0
         self._charges: dict[int, _Slot] = {}
+
+    def _build(self, upto: int) -> bool:
+        """Build the scheduled slots of installments up to index ``upto``; False if all were."""
+        if self._built >= len(self.schedule):
+            return False
+        keys, slots, owed_all = self._keys, self.slots, self._owed
+        for index in range(self._built, min(upto, len(self.schedule) - 1) + 1):
+            owed = owed_all[index]
+            for rank, component in self._scheduled:
+                amount = owed[component]
+                if amount:
+                    keys.append((index, rank, 0))
+                    slots.append(_Slot(index, component, amount, None, date.min))
+        self._built = min(upto, len(self.schedule) - 1) + 1
+        return True
 
     def _insert(self, slot: _Slot, seq: int) -> None:
         key = (slot.index, self._rank[slot.component], seq)
@@ -190,6 +205,8 @@ class Ledger:
             )
         if charge.component not in (PENALTY, FEE):
             raise ValueError("a charge is a penalty or a fee")
+        if index >= self._built:
+            self._build(index)
         self._charge_seq += 1
         slot = _Slot(index, charge.component, charge.amount, charge.charge_id, charge.charged_on)
         self._charges[charge.charge_id] = slot
@@ -201,10 +218,14 @@ class Ledger:
         # skip the paid-off head of the ledger
         while self._first_open < len(slots) and slots[self._first_open].remaining == 0:
             self._first_open += 1
-        for position in range(self._first_open, len(slots)):
-            if amount == 0:
-                break
+        position = self._first_open
+        while amount:
+            if position == len(slots) and not self._build(self._built + _BUILD_AHEAD - 1):
+                break  # everything is built, and paid or not yet payable
+            if position == len(slots):
+                continue  # built installments of zero amounts only: build further
             slot = slots[position]
+            position += 1
             if slot.remaining == 0 or slot.available_from > on:
                 continue
             take = min(slot.remaining, amount)
