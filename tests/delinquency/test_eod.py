@@ -300,3 +300,51 @@ def test_helpers_and_the_carry_store_what_evaluating_here_would(
     assert again.allocations_rewritten == 0 and again.events == 0
     db_session.flush()
     assert db_session.execute(select(*columns).order_by(LoanState.loan_id)).all() == before
+
+
+def test_a_carry_the_stored_charges_contradict_is_re_derived_instead(engine, db_session, tmp_path):
+    from sqlalchemy import delete as sql_delete
+
+    from arrears.demo.build import build_demo
+
+    build_demo(engine, loans=80, seed=8, as_of=date(2025, 3, 31), directory=tmp_path)
+    eod.run_eod(engine, date(2025, 4, 1))
+    from arrears.delinquency.accrual import Carry
+
+    states = db_session.execute(
+        select(LoanState.loan_id, LoanState.carry).where(LoanState.carry.is_not(None))
+    ).all()
+    carried = [loan_id for loan_id, _ in states]
+    # an installment's charge for the open accrual span (the one the next day extends)
+    loan_id, number = next(
+        (loan_id, row.number)
+        for loan_id, document in states
+        for row in Carry.from_json(document).rows
+        if row.open_charge
+    )
+    open_charge = db_session.scalars(
+        select(Charge).where(
+            Charge.loan_id == loan_id,
+            Charge.installment_number == number,
+            Charge.charged_on == date(2025, 4, 1),
+            Charge.kind == "penalty",
+        )
+    ).first()
+    assert open_charge is not None
+    # someone removed an open penalty charge behind the run's back
+    db_session.execute(sql_delete(Charge).where(Charge.id == open_charge.id))
+    db_session.commit()
+    run = eod.run_eod(engine, date(2025, 4, 2))
+    assert run.loans_evaluated > run.loans_advanced  # that chunk was re-derived, not advanced
+    db_session.expire_all()
+    restored = db_session.scalars(
+        select(Charge).where(
+            Charge.loan_id == open_charge.loan_id,
+            Charge.installment_number == open_charge.installment_number,
+            Charge.accrued_from == open_charge.accrued_from,
+            Charge.kind == "penalty",
+        )
+    ).one()
+    assert restored.charged_on == date(2025, 4, 2) and restored.amount >= open_charge.amount
+    again = delinquency.evaluate_and_store(db_session, carried, date(2025, 4, 2))
+    assert again.charges_written == again.installments_changed == 0

@@ -215,7 +215,7 @@ def test_chunks_of_a_helper_that_stops_are_evaluated_here(tmp_path: Path, monkey
     stats = service.StoreStats()
     try:
         with unit_of_work(engine) as session:
-            service.evaluate_in_parallel(session, ids, on, helpers=[helper], url=url, stats=stats)
+            service.evaluate_and_store(session, ids, on, helpers=[helper], url=url, stats=stats)
     finally:
         helper.close()
     with unit_of_work(make_engine(alone_url)) as session:

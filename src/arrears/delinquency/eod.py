@@ -526,23 +526,15 @@ def process_date(
     started = time.perf_counter()
     rest = candidates - advanced
     workers = helpers.get() if helpers is not None and len(rest) >= PARALLEL_FROM else []
-    if workers and helpers is not None:
-        service.evaluate_in_parallel(
-            db_session,
-            rest,
-            on,
-            helpers=workers,
-            url=helpers.url,
-            stats=stats,
-            progress=(lambda n: progress("evaluate", n, len(candidates))) if progress else None,
-        )
-    else:
-        done = len(advanced)
-        for chunk in service.chunks(rest):
-            service.evaluate_and_store(db_session, chunk, on, stats=stats)
-            done += len(chunk)
-            if progress:
-                progress("evaluate", done, len(candidates))
+    service.evaluate_and_store(
+        db_session,
+        rest,
+        on,
+        stats=stats,
+        helpers=workers,
+        url=helpers.url if helpers is not None else None,
+        progress=(lambda n: progress("evaluate", n, len(candidates))) if progress else None,
+    )
     timed("evaluate", started)
 
     started = time.perf_counter()

@@ -87,9 +87,9 @@ class LoanState(Base):
     )
     delinquent_since: Mapped[date | None] = mapped_column(Date)
     last_cured_on: Mapped[date | None] = mapped_column(Date)
-    # what advancing the loan a day needs without re-deriving it (accrual.Carry); None:
-    # evaluate it in full
-    carry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # what advancing the loan a day needs without re-deriving it (accrual.Carry); None (SQL
+    # NULL, not JSON null, so that it can be filtered on): evaluate it in full
+    carry: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
     )

@@ -270,40 +270,21 @@ def evaluate_and_store(
     *,
     update_state: bool = True,
     stats: StoreStats | None = None,
-) -> StoreStats:
-    """Evaluate ``loan_ids`` as of ``as_of`` and write what changed (chunked, set-based)."""
-    stats = stats or StoreStats()
-    rules_cache: dict[int, ProductRules] = {}
-    for chunk in chunks(loan_ids):
-        store_writes(
-            db_session,
-            evaluate_chunk(db_session, chunk, as_of, rules_cache),
-            as_of,
-            stats,
-            update_state=update_state,
-        )
-    return stats
-
-
-def evaluate_in_parallel(
-    db_session: Session,
-    loan_ids: Collection[int],
-    as_of: date,
-    *,
-    helpers: Sequence[Helper],
-    url: str,
-    stats: StoreStats,
+    helpers: Sequence[Helper] = (),
+    url: str | None = None,
     progress: Callable[[int], None] | None = None,
-) -> None:
-    """``evaluate_and_store`` with chunks also evaluated by helper processes.
+) -> StoreStats:
+    """Evaluate ``loan_ids`` as of ``as_of`` and write what changed (chunked, set-based).
 
-    Only for loans whose committed inputs are current (the daily run): the helpers read
-    with their own connections. This process stores every chunk, in its transaction.
+    With ``helpers`` (only for loans whose committed inputs are current: the daily run),
+    helper processes reading the database at ``url`` evaluate part of the chunks; this
+    process stores every chunk, in its transaction. ``progress`` is told the loans done.
     """
+    stats = stats or StoreStats()
     rules_cache: dict[int, ProductRules] = {}
 
     def store(writes: Writes) -> None:
-        store_writes(db_session, writes, as_of, stats)
+        store_writes(db_session, writes, as_of, stats, update_state=update_state)
         if progress:
             progress(stats.loans)
 
@@ -314,6 +295,7 @@ def evaluate_in_parallel(
         here=lambda chunk: evaluate_chunk(db_session, chunk, as_of, rules_cache),
         store=store,
     )
+    return stats
 
 
 def evaluate_chunk(
@@ -409,6 +391,8 @@ def plan_advances(
     terms_cache: dict[tuple[int, Decimal], AccrualTerms] = {}
     plan = Advances()
     for row in rows:
+        if row["carry"] is None:  # a JSON null written by hand: evaluate in full
+            continue
         rules = rules_cache[row["product_id"]]
         key = (row["product_id"], row["annual_rate"])
         terms = terms_cache.get(key)
