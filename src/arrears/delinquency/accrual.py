@@ -143,9 +143,41 @@ class Carry:
         )
 
 
+class Beyond(NamedTuple):
+    """Installments left out of an evaluation because nothing can reach them yet.
+
+    Due on or after the business date, with no charges and beyond what the loan's money can
+    pay, they are exactly as scheduled: the evaluation counts them in what is outstanding
+    (and in the carry's horizon) without building them. A mortgage's hundreds of future
+    installments need not be loaded to age it.
+    """
+
+    installments: int
+    principal: int
+    total: int  # scheduled principal, interest and fee
+    first_due_on: date | None  # the earliest that owes anything (None: none does)
+
+
+def reaches_beyond(schedule: Sequence[Due], receipts: Sequence[Receipt], beyond: Beyond) -> bool:
+    """Whether the loan's money could reach the installments left out.
+
+    Payments fill every earlier installment's scheduled amounts before they reach a later
+    one, so they cannot reach past what is scheduled before the first left out.
+    """
+    if beyond.first_due_on is None:
+        return False
+    first = beyond.first_due_on
+    before = sum(d.principal + d.interest + d.fee for d in schedule if d.due_on < first)
+    return sum(r.amount for r in receipts) > before
+
+
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """A loan as of a business date."""
+    """A loan as of a business date.
+
+    Evaluated with ``beyond``, ``ledger`` and ``positions`` hold only the installments
+    built; the outstanding amounts and the carry count the others too.
+    """
 
     as_of: date
     charges: tuple[Accrued, ...]
@@ -179,8 +211,18 @@ def evaluate(
     holds: Sequence[HoldSpan] = (),
     buckets: Sequence[BucketRule] = DEFAULT_BUCKETS,
     rules: ClassificationRules = ClassificationRules(),
+    beyond: Beyond | None = None,
 ) -> Evaluation:
-    """Evaluate a loan as of ``as_of``: payments with value date ≤ ``as_of`` count."""
+    """Evaluate a loan as of ``as_of``: payments with value date ≤ ``as_of`` count.
+
+    ``beyond`` summarises installments not in ``schedule`` (see ``Beyond``); it is refused
+    when one of them could be touched.
+    """
+    if beyond is not None and (
+        (beyond.first_due_on is not None and beyond.first_due_on < as_of)
+        or reaches_beyond(schedule, receipts, beyond)
+    ):
+        raise ValueError("installments left out of the evaluation would be reached")
     ledger = Ledger(schedule, terms.order)
     dues = ledger.schedule
     grace = timedelta(days=terms.grace_days)
@@ -280,6 +322,10 @@ def evaluate(
         and not ledger.credit
     ):
         carry = _carry(ledger, generated, receipts_sorted, charges_sorted, as_of, grace)
+        first_beyond = beyond.first_due_on if beyond is not None else None
+        if carry is not None and first_beyond is not None:
+            horizon = first_beyond if carry.horizon is None else min(carry.horizon, first_beyond)
+            carry = Carry(carry.open_from, horizon, carry.rows)
     aging = age(
         positions,
         as_of,
@@ -300,8 +346,9 @@ def evaluate(
         ledger=ledger.state(),
         positions=positions,
         aging=aging,
-        outstanding_principal=sum(p.principal for p in positions),
-        outstanding_total=sum(p.total for p in positions),
+        outstanding_principal=sum(p.principal for p in positions)
+        + (beyond.principal if beyond else 0),
+        outstanding_total=sum(p.total for p in positions) + (beyond.total if beyond else 0),
         carry=carry if aging.past_due_days > 0 else None,
     )
 
