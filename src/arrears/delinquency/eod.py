@@ -55,7 +55,7 @@ from arrears.delinquency.models import (
 )
 from arrears.kit.db import utcnow
 from arrears.kit.errors import Conflict, ValidationFailed
-from arrears.kit.helpers import Helper, HelperFailed
+from arrears.kit.helpers import Helper, HelperFailed, fewer_collections
 from arrears.kit.settings import get_settings
 from arrears.ledger.models import Charge, Payment, PaymentStatus
 from arrears.loans.models import Installment, Loan, LoanStatus, Product
@@ -621,7 +621,7 @@ def run_eod(
             code="eod_future_date",
         )
     factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with eod_lock(engine):
+    with eod_lock(engine), fewer_collections():
         _fail_interrupted(factory)
         run_id = start_run(engine, target, requested_by=requested_by, catch_up=catch_up)
         if on_started:

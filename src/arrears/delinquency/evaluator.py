@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from arrears.delinquency import service
 from arrears.kit.db import make_engine
-from arrears.kit.helpers import serve
+from arrears.kit.helpers import fewer_collections, serve
 
 PING = "ping"
 _engines: dict[str, Engine] = {}
@@ -40,4 +40,5 @@ def handle(task: Any) -> Any:
 
 
 if __name__ == "__main__":
-    serve(handle, what="evaluating loans")
+    with fewer_collections():
+        serve(handle, what="evaluating loans")

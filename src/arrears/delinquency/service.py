@@ -53,7 +53,7 @@ from arrears.delinquency.models import (
     LoanState,
     OutboxEvent,
 )
-from arrears.kit.bulk import insert_rows, update_rows
+from arrears.kit.bulk import among, insert_rows, update_rows
 from arrears.kit.dates import DayCount
 from arrears.kit.helpers import Helper, share
 from arrears.kit.settings import get_settings
@@ -174,22 +174,27 @@ def load_inputs(
     ``as_of`` gives the same result.
     """
     db_session.flush()
-    conn = db_session.connection()  # Core rows: no ORM bookkeeping for 100,000s of them
+    conn = db_session.connection()
+
+    def rows(query: Any) -> Sequence[Any]:
+        # Core rows fetched at once: no ORM bookkeeping, no round of calls per row
+        return conn.execute(query).all()
+
     inputs: dict[int, LoanInputs] = {}
-    for row in conn.execute(
+    for row in rows(
         select(Loan.id, Loan.customer_id, Loan.product_id, Loan.annual_rate, Loan.credit).where(
-            Loan.id.in_(loan_ids)
+            among(db_session, Loan.id, loan_ids)
         )
     ):
         inputs[row[0]] = LoanInputs(row[0], row[1], row[2], row[3], credit=row[4])
     unpaid = and_(
         Installment.paid_principal == 0, Installment.paid_interest == 0, Installment.paid_fee == 0
     )
-    wanted: ColumnElement[bool] = Installment.loan_id.in_(loan_ids)
+    wanted: ColumnElement[bool] = among(db_session, Installment.loan_id, loan_ids)
     if as_of is not None:
         ahead = as_of + LOOKAHEAD
         scheduled = Installment.principal + Installment.interest + Installment.fee
-        for loan_id, count, principal, total, first_due_on in conn.execute(
+        for loan_id, count, principal, total, first_due_on in rows(
             select(
                 Installment.loan_id,
                 func.count(),
@@ -202,7 +207,7 @@ def load_inputs(
         ):
             inputs[loan_id].beyond = Beyond(count, int(principal), int(total), first_due_on)
         wanted = and_(wanted, or_(Installment.due_on < ahead, not_(unpaid)))
-    for i in conn.execute(
+    for i in rows(
         select(
             Installment.loan_id,
             Installment.number,
@@ -220,14 +225,15 @@ def load_inputs(
         target = inputs[loan_id]
         target.dues.append(Due(number, due_on, principal, interest, fee))
         target.paid[number] = (p_paid, i_paid, f_paid)
-    for p in conn.execute(
+    for p in rows(
         select(Payment.id, Payment.loan_id, Payment.value_date, Payment.amount).where(
-            Payment.loan_id.in_(loan_ids), Payment.status == PaymentStatus.POSTED.value
+            among(db_session, Payment.loan_id, loan_ids),
+            Payment.status == PaymentStatus.POSTED.value,
         )
     ):
         payment_id, loan_id, value_date, amount = p
         inputs[loan_id].receipts.append(Receipt(payment_id, value_date, amount, payment_id))
-    for c in conn.execute(
+    for c in rows(
         select(
             Charge.id,
             Charge.loan_id,
@@ -238,7 +244,7 @@ def load_inputs(
             Charge.charged_on,
             Charge.amount,
             Charge.paid,
-        ).where(Charge.loan_id.in_(loan_ids))
+        ).where(among(db_session, Charge.loan_id, loan_ids))
     ):
         charge_id, loan_id, number, kind, source, accrued_from, charged_on, amount, paid = c
         target = inputs[loan_id]
@@ -251,13 +257,13 @@ def load_inputs(
             due = ChargeDue(charge_id, number, component, charged_on, amount)
             target.manual_charges.append(due)
             target.manual_paid[charge_id] = paid
-    for h in conn.execute(
+    for h in rows(
         select(Hold.loan_id, Hold.start_on, Hold.end_on, Hold.suspends_penalty).where(
-            Hold.loan_id.in_(loan_ids)
+            among(db_session, Hold.loan_id, loan_ids)
         )
     ):
         inputs[h.loan_id].holds.append(HoldSpan(h.start_on, h.end_on, h.suspends_penalty))
-    for a in conn.execute(
+    for a in rows(
         select(
             Allocation.loan_id,
             Allocation.payment_id,
@@ -266,7 +272,7 @@ def load_inputs(
             Allocation.charge_id,
             Allocation.amount,
             Allocation.applied_on,
-        ).where(Allocation.loan_id.in_(loan_ids))
+        ).where(among(db_session, Allocation.loan_id, loan_ids))
     ):
         inputs[a[0]].allocations.append(tuple(a[1:]))
     reload = [

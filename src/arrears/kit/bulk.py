@@ -4,7 +4,8 @@
 the caller needs them) and a batched ``INSERT`` elsewhere. ``update_rows`` sets each row's
 own values: on PostgreSQL the rows travel as one JSON document read by
 ``json_to_recordset``, one statement per batch however many rows; elsewhere (SQLite, where
-statements cost no round trip) it is an ``executemany``.
+statements cost no round trip) it is an ``executemany``. ``among`` tests a column against
+thousands of ids: one array parameter on PostgreSQL rather than thousands of placeholders.
 """
 
 from __future__ import annotations
@@ -23,17 +24,30 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    any_,
     bindparam,
     insert,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from arrears.kit.db import utcnow
 
 BATCH = 10_000
+
+
+def among(db_session: Session, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """``column IN ids``: on PostgreSQL ``= ANY(array)``, one parameter however many ids."""
+    values = list(ids)
+    if db_session.get_bind().dialect.name == "postgresql":
+        return cast(
+            ColumnElement[bool], column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
+        )
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 def update_rows(

@@ -10,6 +10,7 @@ message)``, in task order. The child's module calls ``serve(handler)`` as its ma
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -130,6 +131,22 @@ class Helper:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Let the cyclic garbage collector run far less often while bulk work runs.
+
+    Bulk work makes and drops millions of small objects, freed by reference counting; at
+    the default thresholds the collector would also scan every live object again and again
+    (a fifth of the daily run's evaluation time).
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 AHEAD = 2  # tasks queued for each helper by ``share``

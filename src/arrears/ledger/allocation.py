@@ -14,14 +14,16 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 PENALTY, FEE, INTEREST, PRINCIPAL, CREDIT = "penalty", "fee", "interest", "principal", "credit"
 DEFAULT_ORDER: tuple[str, ...] = (PENALTY, FEE, INTEREST, PRINCIPAL)
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
+# The value types below are named tuples: the daily run makes them by the hundred thousand.
+
+
+class Due(NamedTuple):
     """A scheduled installment (minor units)."""
 
     number: int
@@ -31,8 +33,7 @@ class Due:
     fee: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeDue:
+class ChargeDue(NamedTuple):
     """A penalty or fee charged against one installment, payable from ``charged_on``."""
 
     charge_id: int
@@ -42,8 +43,7 @@ class ChargeDue:
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(NamedTuple):
     """A posted (not reversed) payment; ``sequence`` orders payments of the same value date."""
 
     payment_id: int
@@ -52,8 +52,7 @@ class Receipt:
     sequence: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Allocated:
+class Allocated(NamedTuple):
     """Part of a payment applied to one component; ``component == 'credit'`` is money held."""
 
     payment_id: int
@@ -64,8 +63,7 @@ class Allocated:
     applied_on: date | None = None  # when the money met the debt; None while held as credit
 
 
-@dataclass(frozen=True, slots=True)
-class InstallmentState:
+class InstallmentState(NamedTuple):
     """An installment with what has been paid of each component and what is still owed."""
 
     number: int
