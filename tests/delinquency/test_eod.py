@@ -348,3 +348,15 @@ def test_a_carry_the_stored_charges_contradict_is_re_derived_instead(engine, db_
     assert restored.charged_on == date(2025, 4, 2) and restored.amount >= open_charge.amount
     again = delinquency.evaluate_and_store(db_session, carried, date(2025, 4, 2))
     assert again.charges_written == again.installments_changed == 0
+
+
+def test_helpers_already_running_share_anything_past_one_chunk(engine, monkeypatch):
+    helpers = eod.EvaluationHelpers(engine)
+    started: list[bool] = []
+    monkeypatch.setattr(helpers, "get", lambda: started.append(True) or ["helper"])
+    # not running yet: worth starting only for a long list
+    assert helpers.for_work(delinquency.CHUNK + 1) == [] and not started
+    assert helpers.for_work(eod.PARALLEL_FROM) == ["helper"]
+    helpers.ready = ["helper"]  # running (for the advance, say): a second chunk is shared
+    assert helpers.for_work(delinquency.CHUNK + 1) == ["helper"]
+    assert helpers.for_work(delinquency.CHUNK) == []  # one chunk: done here

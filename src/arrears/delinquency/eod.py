@@ -152,6 +152,14 @@ class EvaluationHelpers:
                 self.ready = []
         return self.ready
 
+    def for_work(self, loans: int) -> list[Helper]:
+        """The helpers to share ``loans`` with: from ``PARALLEL_FROM`` loans, or from a
+        second chunk once they are running anyway."""
+        running = bool(self.ready)
+        if loans >= PARALLEL_FROM or (running and loans > service.CHUNK):
+            return self.get()
+        return []
+
     def close(self) -> None:
         for helper in self.launched or ():
             helper.close()
@@ -510,7 +518,7 @@ def process_date(
     started = time.perf_counter()
     stats = service.StoreStats()
     # delinquent loans to which nothing happened are moved on from their carry
-    sharing = helpers.get() if helpers is not None and len(candidates) >= PARALLEL_FROM else []
+    sharing = helpers.for_work(len(candidates)) if helpers is not None else []
     advanced = service.advance_and_store(
         db_session,
         candidates,
@@ -525,7 +533,7 @@ def process_date(
 
     started = time.perf_counter()
     rest = candidates - advanced
-    workers = helpers.get() if helpers is not None and len(rest) >= PARALLEL_FROM else []
+    workers = helpers.for_work(len(rest)) if helpers is not None else []
     service.evaluate_and_store(
         db_session,
         rest,
