@@ -24,7 +24,6 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     not_,
     or_,
     select,
@@ -422,7 +421,7 @@ def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> li
         .join(Loan, Loan.id == LoanState.loan_id)
         .join(Product, Product.id == Loan.product_id)
         .where(
-            LoanState.loan_id.in_(loan_ids),
+            among(db_session, LoanState.loan_id, loan_ids),
             LoanState.carry.is_not(None),
             LoanState.past_due_days > 0,
             LoanState.as_of < as_of,
@@ -797,7 +796,7 @@ def _store_states(
             row.loan_id: dict(row._mapping)
             for row in db_session.execute(
                 select(*[table.c[name] for name in _PREVIOUS_FIELDS]).where(
-                    table.c.loan_id.in_(list(states))
+                    among(db_session, table.c.loan_id, states)
                 )
             )
         }
@@ -914,7 +913,12 @@ def _insert_new(
         return 0
     table = _table(model)
     # every key column filtered, so the natural key's unique index answers the query
-    criteria = [table.c[k].in_(sorted({row[k] for row in rows})) for k in key]
+    criteria = [
+        among(db_session, table.c[k], {row[k] for row in rows})
+        if k == "loan_id"
+        else table.c[k].in_(sorted({row[k] for row in rows}))
+        for k in key
+    ]
     existing = {
         tuple(r) for r in db_session.execute(select(*[table.c[k] for k in key]).where(*criteria))
     }
@@ -925,8 +929,7 @@ def _insert_new(
         now = utcnow()
         for row in fresh:
             row.setdefault("created_at", now)
-    if fresh:
-        db_session.execute(insert(table), fresh)
+    insert_rows(db_session, table, fresh)
     return len(fresh)
 
 
