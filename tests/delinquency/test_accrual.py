@@ -153,3 +153,20 @@ def test_money_in_equals_money_applied_plus_credit(rows, terms, offset):
     result = evaluate(DUES, receipts, on, terms=terms)
     applied = sum(a.amount for a in result.ledger.allocations if a.component != "credit")
     assert applied + result.ledger.credit == sum(r.amount for r in receipts)
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.integers(min_value=0, max_value=4000),
+    st.decimals(min_value=0, max_value=1000, places=4),
+    st.sampled_from([360, 365]),
+)
+def test_penalty_is_the_exact_interest_rounded_half_up_once(base, days, rate, basis):
+    from arrears.delinquency.accrual import _penalty
+    from arrears.kit.money import Rounding, round_ratio
+
+    ratio = rate.as_integer_ratio()
+    exact = Decimal(base) * rate * days / (100 * basis)
+    expected = round_ratio(base * ratio[0] * days, ratio[1] * 100 * basis, 1, Rounding.HALF_UP)
+    assert _penalty(base, days, ratio, basis) == expected
+    assert abs(Decimal(expected) - exact) <= Decimal("0.5")

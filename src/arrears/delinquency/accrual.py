@@ -190,7 +190,11 @@ class Evaluation:
 
 def _penalty(base: int, days: int, rate: tuple[int, int], basis: int) -> int:
     """Simple penalty interest on ``base`` for ``days``, rounded once, half up."""
-    return round_ratio(base * rate[0] * days, rate[1] * 100 * basis, 1, Rounding.HALF_UP)
+    numerator = base * rate[0] * days
+    denominator = rate[1] * 100 * basis
+    if numerator >= 0:  # the usual case, inlined: it runs once per installment and span
+        return (2 * numerator + denominator) // (2 * denominator)
+    return round_ratio(numerator, denominator, 1, Rounding.HALF_UP)
 
 
 def _positions(ledger: Ledger) -> tuple[Position, ...]:
