@@ -260,14 +260,17 @@ def evaluate(
         return not (suspending and held_days(suspending, day, day + timedelta(days=1)))
 
     accrual_starts = [(due.number, due.due_on + grace) for due in dues]
+    # installments before this index have nothing left to accrue on: within an evaluation
+    # principal and interest are only ever paid down, never owed again
+    front = [0]
 
     def accrue(start: date, end: date) -> None:
         if rate_num == 0 or end <= start:
             return
-        for (
-            number,
-            starts,
-        ) in accrual_starts:  # in due-date order: none after the first not yet running
+        at_front = True
+        for index in range(front[0], len(accrual_starts)):
+            # in due-date order: none after the first not yet running
+            number, starts = accrual_starts[index]
             begins = max(start, starts)
             if begins >= end:
                 break
@@ -275,7 +278,10 @@ def evaluate(
             if terms.compound:
                 base += ledger.outstanding_of(number, INTEREST)
             if base <= 0:
+                if at_front:
+                    front[0] = index + 1
                 continue
+            at_front = False
             days = (end - begins).days
             if suspending:
                 days -= held_days(suspending, begins, end)
