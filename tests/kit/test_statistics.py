@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from arrears.kit.db import refresh_statistics
@@ -20,3 +21,9 @@ def test_refresh_statistics_counts_rows_written_in_the_transaction(db_session):
         # SQLite: nothing to do, and nothing breaks
         assert db_session.scalar(text("SELECT count(*) FROM filled")) == 250
     refresh_statistics(db_session, [])  # nothing asked, nothing done
+
+
+def test_postgresql_sessions_run_without_jit_compilation(db_session):
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("JIT compilation is a PostgreSQL setting; SQLite has none")
+    assert db_session.scalar(text("SHOW jit")) == "off"
