@@ -166,7 +166,10 @@ def main() -> None:
     next_day = AS_OF + timedelta(days=1)
     with tempfile.TemporaryDirectory(prefix="arrears-eod-bench-") as folder:
         directory = Path(folder)
-        print(f"EOD benchmark: {args.loans:,} loans in {args.database}")
+        from arrears.kit.settings import get_settings
+
+        helpers = get_settings().eod_helpers
+        print(f"EOD benchmark: {args.loans:,} loans in {args.database}, {helpers} helper(s)")
         print("  setup")
         if args.from_template:
             copy_database(args.database, args.from_template)
@@ -197,6 +200,7 @@ def main() -> None:
             {
                 "loans": args.loans,
                 "database": kind,
+                "eod_helpers": helpers,
                 "delinquent_loans_at_floor": base.rows,
                 "payments_next_day": paid.rows,
                 "stages": stages_json([base, full, paid, following]),
