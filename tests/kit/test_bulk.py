@@ -114,3 +114,20 @@ def test_insert_rows_copies_with_defaults_json_and_new_ids(db_session):
     state = db_session.get(LoanState, loan.id)
     assert state.overdue_by_bucket == {"M1": 5} and state.carry is None
     assert state.non_performing is False and state.updated_at is not None
+
+
+def test_among_selects_the_rows_of_the_ids_given(db_session):
+    from arrears.kit.bulk import among
+
+    make_product(db_session)
+    make_customer(db_session)
+    loan = make_loan(db_session, months=6)
+    table = Installment.__table__
+    picked = db_session.scalars(
+        select(table.c.number).where(
+            table.c.loan_id == loan.id, among(db_session, table.c.number, [2, 5, 9])
+        )
+    ).all()
+    assert sorted(picked) == [2, 5]  # there is no installment 9
+    nothing = select(table.c.number).where(among(db_session, table.c.number, []))
+    assert db_session.scalars(nothing).all() == []
