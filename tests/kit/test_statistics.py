@@ -27,3 +27,22 @@ def test_postgresql_sessions_run_without_jit_compilation(db_session):
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("JIT compilation is a PostgreSQL setting; SQLite has none")
     assert db_session.scalar(text("SHOW jit")) == "off"
+
+
+def test_keyed_lookups_rule_out_sequential_scans_while_they_run(db_session):
+    from arrears.kit.db import keyed_lookups
+
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's; SQLite's planner uses the indexes")
+
+    def setting(name):
+        return db_session.scalar(text(f"SELECT current_setting('{name}')"))
+
+    with keyed_lookups(db_session):
+        assert setting("enable_seqscan") == "off"
+        assert setting("max_parallel_workers_per_gather") == "0"
+        with keyed_lookups(db_session):  # nested: still off inside, and after
+            assert setting("enable_seqscan") == "off"
+        assert setting("enable_seqscan") == "off"
+    assert setting("enable_seqscan") == "on"
+    assert setting("max_parallel_workers_per_gather") != "0"

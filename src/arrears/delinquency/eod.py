@@ -53,7 +53,8 @@ from arrears.delinquency.models import (
     LoanSnapshot,
     LoanState,
 )
-from arrears.kit.db import utcnow
+from arrears.kit.bulk import among
+from arrears.kit.db import keyed_lookups, utcnow
 from arrears.kit.errors import Conflict, ValidationFailed
 from arrears.kit.helpers import Helper, HelperFailed, fewer_collections
 from arrears.kit.settings import get_settings
@@ -285,16 +286,18 @@ def refresh_paid_current(
         .scalar_subquery()
     )
     ids = sorted(paid_today)
-    for start in range(0, len(ids), 5000):
-        db_session.execute(
-            update(LoanState)
-            .where(LoanState.loan_id.in_(ids[start : start + 5000]), LoanState.past_due_days == 0)
-            .values(
-                outstanding_principal=owed_principal,
-                outstanding_total=owed_installments + owed_charges,
-                as_of=on,
+    with keyed_lookups(db_session):
+        for start in range(0, len(ids), 5000):
+            part = ids[start : start + 5000]
+            db_session.execute(
+                update(LoanState)
+                .where(among(db_session, LoanState.loan_id, part), LoanState.past_due_days == 0)
+                .values(
+                    outstanding_principal=owed_principal,
+                    outstanding_total=owed_installments + owed_charges,
+                    as_of=on,
+                )
             )
-        )
     return len(ids)
 
 

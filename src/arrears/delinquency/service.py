@@ -54,6 +54,7 @@ from arrears.delinquency.models import (
 )
 from arrears.kit.bulk import among, insert_rows, update_rows
 from arrears.kit.dates import DayCount
+from arrears.kit.db import keyed_lookups
 from arrears.kit.helpers import Helper, share
 from arrears.kit.settings import get_settings
 from arrears.ledger.allocation import ChargeDue, Due, Receipt
@@ -165,6 +166,18 @@ def chunks(ids: Collection[int], size: int = CHUNK) -> Iterator[list[int]]:
 def load_inputs(
     db_session: Session, loan_ids: list[int], as_of: date | None = None
 ) -> dict[int, LoanInputs]:
+    """Load the inputs of a chunk of loans with one query per table (by their indexes).
+
+    With ``as_of``, see ``_load_inputs``.
+    """
+    db_session.flush()
+    with keyed_lookups(db_session):
+        return _load_inputs(db_session, loan_ids, as_of)
+
+
+def _load_inputs(
+    db_session: Session, loan_ids: list[int], as_of: date | None = None
+) -> dict[int, LoanInputs]:
     """Load the inputs of a chunk of loans with one query per table.
 
     With ``as_of``, installments falling due from ``LOOKAHEAD`` after it on that nothing has
@@ -172,7 +185,6 @@ def load_inputs(
     money and charges cannot reach them (the others are loaded whole): evaluating as of
     ``as_of`` gives the same result.
     """
-    db_session.flush()
     conn = db_session.connection()
 
     def rows(query: Any) -> Sequence[Any]:
@@ -284,7 +296,7 @@ def load_inputs(
         )
     ]
     if reload:
-        inputs.update(load_inputs(db_session, reload))
+        inputs.update(_load_inputs(db_session, reload))
     return inputs
 
 
@@ -386,9 +398,10 @@ def store_writes(
     update_state: bool = True,
 ) -> None:
     """Write what ``evaluate_chunk`` planned."""
-    _store_ledger(db_session, writes, stats)
-    if update_state:
-        _store_states(db_session, writes.states, as_of, stats)
+    with keyed_lookups(db_session):
+        _store_ledger(db_session, writes, stats)
+        if update_state:
+            _store_states(db_session, writes.states, as_of, stats)
     stats.loans += len(writes.states)
 
 
@@ -431,7 +444,8 @@ def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> li
             ~held,
         )
     )
-    return [dict(row._mapping) for row in db_session.execute(query)]
+    with keyed_lookups(db_session):
+        return [dict(row._mapping) for row in db_session.execute(query)]
 
 
 @dataclass
@@ -510,6 +524,11 @@ def plan_advances(
 
 def store_advances(db_session: Session, plan: Advances, as_of: date, stats: StoreStats) -> None:
     """Write what ``plan_advances`` planned (re-deriving instead if the ledger disagrees)."""
+    with keyed_lookups(db_session):
+        _store_advances(db_session, plan, as_of, stats)
+
+
+def _store_advances(db_session: Session, plan: Advances, as_of: date, stats: StoreStats) -> None:
     charge_table = _table(Charge)
     matched = update_rows(
         db_session,
