@@ -751,6 +751,7 @@ def test_new_and_changed_customers_in_one_file(db_session: Session, tmp_path: Pa
         "customers", write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, rows), db_session=db_session
     )
     assert (report.inserted, report.updated, report.unchanged) == (1, 1, 0)
-    cities = dict(db_session.execute(select(Customer.customer_ref, Customer.city)).tuples().all())
+    rows = db_session.execute(select(Customer.customer_ref, Customer.city))
+    cities = {ref: city for ref, city in rows}
     assert cities["C-0001"] == "上海" and cities["C-0009"] is None
     assert counts(db_session)["contact_points"] == 12
