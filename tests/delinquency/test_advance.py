@@ -58,27 +58,36 @@ money = st.lists(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(
-    schedules,
-    money,
-    st.lists(st.tuples(st.integers(min_value=0, max_value=200), st.integers(1, 5000)), max_size=2),
-    terms_strategy,
-    st.integers(min_value=0, max_value=260),
-    st.integers(min_value=1, max_value=100),
+fees = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=200), st.integers(1, 5000)), max_size=2
 )
-def test_advancing_equals_evaluating_again(dues, paid, charged, terms, offset, days):
-    since = START + timedelta(days=offset)
-    receipts = [
+offsets = st.integers(min_value=0, max_value=260)  # days from START to the business date
+
+
+def receipts_of(paid, until=date.max):
+    """The drawn payments (days after START, amount) dated up to ``until``."""
+    return [
         Receipt(k + 1, START + timedelta(days=d), amount, k + 1)
         for k, (d, amount) in enumerate(paid)
-        if START + timedelta(days=d) <= since
+        if START + timedelta(days=d) <= until
     ]
-    manual = [
+
+
+def fees_of(dues, charged, until=date.max):
+    """The drawn fees (days after START, amount), charged in turn to each installment."""
+    return [
         ChargeDue(100 + k, dues[k % len(dues)].number, "fee", START + timedelta(days=d), amount)
         for k, (d, amount) in enumerate(charged)
-        if START + timedelta(days=d) <= since
+        if START + timedelta(days=d) <= until
     ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(schedules, money, fees, terms_strategy, offsets, st.integers(min_value=1, max_value=100))
+def test_advancing_equals_evaluating_again(dues, paid, charged, terms, offset, days):
+    since = START + timedelta(days=offset)
+    receipts = receipts_of(paid, since)
+    manual = fees_of(dues, charged, since)
     before = evaluate(dues, receipts, since, terms=terms, manual_charges=manual, buckets=BUCKETS)
     event("no carry" if before.carry is None else "carried")
     if before.carry is None:

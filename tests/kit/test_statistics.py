@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from arrears.kit.db import refresh_statistics
 
@@ -23,26 +24,45 @@ def test_refresh_statistics_counts_rows_written_in_the_transaction(db_session):
     refresh_statistics(db_session, [])  # nothing asked, nothing done
 
 
-def test_postgresql_sessions_run_without_jit_compilation(db_session):
-    if db_session.get_bind().dialect.name != "postgresql":
-        pytest.skip("JIT compilation is a PostgreSQL setting; SQLite has none")
-    assert db_session.scalar(text("SHOW jit")) == "off"
+@pytest.fixture
+def pg_session(postgres_engine):
+    """PostgreSQL only (the settings below are its planner's); skipped, saying so, without it."""
+    with Session(postgres_engine) as session:
+        yield session
+        session.rollback()
 
 
-def test_keyed_lookups_rule_out_sequential_scans_while_they_run(db_session):
+def test_postgresql_sessions_run_without_jit_compilation(pg_session):
+    assert pg_session.scalar(text("SHOW jit")) == "off"
+
+
+def test_keyed_lookups_rule_out_sequential_scans_while_they_run(pg_session):
     from arrears.kit.db import keyed_lookups
 
-    if db_session.get_bind().dialect.name != "postgresql":
-        pytest.skip("planner settings are PostgreSQL's; SQLite's planner uses the indexes")
-
     def setting(name):
-        return db_session.scalar(text(f"SELECT current_setting('{name}')"))
+        return pg_session.scalar(text(f"SELECT current_setting('{name}')"))
 
-    with keyed_lookups(db_session):
+    with keyed_lookups(pg_session):
         assert setting("enable_seqscan") == "off"
         assert setting("max_parallel_workers_per_gather") == "0"
-        with keyed_lookups(db_session):  # nested: still off inside, and after
+        with keyed_lookups(pg_session):  # nested: still off inside, and after
             assert setting("enable_seqscan") == "off"
         assert setting("enable_seqscan") == "off"
     assert setting("enable_seqscan") == "on"
     assert setting("max_parallel_workers_per_gather") != "0"
+
+
+def test_keyed_lookups_leave_sqlite_alone(tmp_path):
+    """SQLite's planner uses the indexes anyway: entering and leaving issues no statement."""
+    from sqlalchemy import event
+
+    from arrears.kit.db import keyed_lookups, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with Session(engine) as session:
+        with keyed_lookups(session):
+            assert session.scalar(text("SELECT 1")) == 1
+        assert statements == ["SELECT 1"]
+    engine.dispose()

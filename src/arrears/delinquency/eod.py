@@ -518,17 +518,16 @@ def process_date(
     candidates = candidate_ids(db_session, on, previous)
     timed("select", started)
 
+    url = helpers.url if helpers is not None else None
+
+    def helpers_for(loans: int) -> list[Helper]:
+        return helpers.for_work(loans) if helpers is not None else []
+
     started = time.perf_counter()
     stats = service.StoreStats()
     # delinquent loans to which nothing happened are moved on from their carry
-    sharing = helpers.for_work(len(candidates)) if helpers is not None else []
     advanced = service.advance_and_store(
-        db_session,
-        candidates,
-        on,
-        stats=stats,
-        helpers=sharing,
-        url=helpers.url if helpers is not None else None,
+        db_session, candidates, on, stats=stats, helpers=helpers_for(len(candidates)), url=url
     )
     if progress:
         progress("evaluate", len(advanced), len(candidates))
@@ -536,14 +535,13 @@ def process_date(
 
     started = time.perf_counter()
     rest = candidates - advanced
-    workers = helpers.for_work(len(rest)) if helpers is not None else []
     service.evaluate_and_store(
         db_session,
         rest,
         on,
         stats=stats,
-        helpers=workers,
-        url=helpers.url if helpers is not None else None,
+        helpers=helpers_for(len(rest)),
+        url=url,
         progress=(lambda n: progress("evaluate", n, len(candidates))) if progress else None,
     )
     timed("evaluate", started)
