@@ -20,7 +20,7 @@ from arrears.delinquency.models import (
 )
 from arrears.kit.errors import Conflict
 from arrears.ledger import service as ledger
-from arrears.ledger.models import Allocation, Charge
+from arrears.ledger.models import Allocation, Charge, ChargeKind
 from arrears.loans import service as loans
 from arrears.loans.schedule import from_rows
 from tests.factories import make_customer, make_loan, make_product
@@ -272,6 +272,52 @@ def test_a_current_loan_paid_between_runs_shows_its_new_outstanding(engine, db_s
     assert (state.past_due_days, state.outstanding_total) == (0, 62600)
     snapshot = db_session.get(LoanSnapshot, (date(2023, 3, 31), 1))
     assert snapshot.outstanding_total == 62600
+
+
+def test_current_loans_paid_between_runs_are_summed_as_an_evaluation_would(engine, db_session):
+    """The paid-current shortcut (one grouped statement per chunk) against evaluating each
+    loan: charges outstanding count, and each loan gets its own sums."""
+    make_product(db_session)
+    make_customer(db_session)
+    for ref in ("L1", "L2", "L3"):
+        make_loan(db_session, ref, disbursed_on=date(2024, 1, 1), first_due_on=date(2024, 2, 1))
+    db_session.commit()
+    eod.run_eod(engine, date(2024, 1, 20))
+    l1, l2, l3 = (
+        loans.get_by_ref_or_raise(db_session=db_session, loan_ref=r) for r in ("L1", "L2", "L3")
+    )
+    ledger.add_charge(
+        db_session=db_session,
+        loan=l2,
+        installment_number=3,
+        kind=ChargeKind.FEE,
+        charged_on=date(2024, 1, 20),
+        amount=Decimal("25.00"),
+    )
+    db_session.commit()
+    # dated after the business date: the stored states do not count them yet
+    pay(db_session, "P1", "106.62", on=date(2024, 2, 1), loan_ref="L1")
+    pay(db_session, "P2", "50.00", on=date(2024, 2, 1), loan_ref="L2")
+    eod.run_eod(engine, date(2024, 2, 1))
+    db_session.expire_all()
+    shortcut = {
+        s.loan_id: (s.past_due_days, s.outstanding_principal, s.outstanding_total)
+        for s in db_session.scalars(select(LoanState))
+    }
+    assert shortcut[l1.id][1] < shortcut[l3.id][1]  # L1's payment counted, L3 has none
+    assert {s.loan_id: s.as_of for s in db_session.scalars(select(LoanState))} == {
+        l1.id: date(2024, 2, 1),
+        l2.id: date(2024, 2, 1),
+        l3.id: date(2024, 1, 20),  # nothing happened to it
+    }
+    delinquency.refresh(db_session, [l1.id, l2.id, l3.id])
+    db_session.commit()
+    db_session.expire_all()
+    evaluated = {
+        s.loan_id: (s.past_due_days, s.outstanding_principal, s.outstanding_total)
+        for s in db_session.scalars(select(LoanState))
+    }
+    assert shortcut == evaluated
 
 
 def test_helpers_and_the_carry_store_what_evaluating_here_would(

@@ -259,11 +259,27 @@ def last_completed_run(*, db_session: Session) -> EodRun | None:
 def loan_history(
     *, db_session: Session, loan_id: int, since: date | None = None
 ) -> list[LoanSnapshot]:
-    """A loan's daily snapshots, oldest first (from ``since`` when given)."""
-    query = select(LoanSnapshot).where(LoanSnapshot.loan_id == loan_id)
+    """A loan's daily snapshots, oldest first (from ``since`` when given).
+
+    The snapshot's only index is its key ``(as_of, loan_id)``, so the snapshot dates are
+    walked first (each the next ``as_of`` after the last: one index probe) and the loan's
+    row of each is then one more probe, however many loans each date holds.
+    """
+    first = select(func.min(LoanSnapshot.as_of).label("as_of"))
     if since is not None:
-        query = query.where(LoanSnapshot.as_of >= since)
-    return list(db_session.scalars(query.order_by(LoanSnapshot.as_of)))
+        first = first.where(LoanSnapshot.as_of >= since)
+    dates = first.cte("snapshot_dates", recursive=True)
+    following = (
+        select(func.min(LoanSnapshot.as_of)).where(LoanSnapshot.as_of > dates.c.as_of)
+    ).scalar_subquery()
+    dates = dates.union_all(select(following).where(dates.c.as_of.is_not(None)))
+    query = (
+        select(LoanSnapshot)
+        .join(dates, LoanSnapshot.as_of == dates.c.as_of)
+        .where(LoanSnapshot.loan_id == loan_id)
+        .order_by(LoanSnapshot.as_of)
+    )
+    return list(db_session.scalars(query))
 
 
 # --- the loan list with delinquency filters --------------------------------------------

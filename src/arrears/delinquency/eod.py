@@ -37,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union,
     update,
 )
@@ -258,45 +259,47 @@ def refresh_paid_current(
     )
     if not paid_today:
         return 0
-    owed_installments = (
-        select(
-            func.coalesce(
-                func.sum(
-                    Installment.principal
-                    + Installment.interest
-                    + Installment.fee
-                    - Installment.paid_principal
-                    - Installment.paid_interest
-                    - Installment.paid_fee
-                ),
-                0,
-            )
-        )
-        .where(Installment.loan_id == LoanState.loan_id)
-        .scalar_subquery()
-    )
-    owed_charges = (
-        select(func.coalesce(func.sum(Charge.amount - Charge.paid), 0))
-        .where(Charge.loan_id == LoanState.loan_id)
-        .scalar_subquery()
-    )
-    owed_principal = (
-        select(func.coalesce(func.sum(Installment.principal - Installment.paid_principal), 0))
-        .where(Installment.loan_id == LoanState.loan_id)
-        .scalar_subquery()
-    )
     ids = sorted(paid_today)
     with keyed_lookups(db_session):
-        for start in range(0, len(ids), 5000):
-            part = ids[start : start + 5000]
+        for begin in range(0, len(ids), 5000):
+            part = ids[begin : begin + 5000]
+            # each loan's installments and charges summed in one grouped walk per chunk
+            scheduled = (
+                select(
+                    Installment.loan_id,
+                    func.sum(Installment.principal - Installment.paid_principal).label("owed"),
+                    func.sum(
+                        Installment.principal
+                        + Installment.interest
+                        + Installment.fee
+                        - Installment.paid_principal
+                        - Installment.paid_interest
+                        - Installment.paid_fee
+                    ).label("total"),
+                )
+                .where(among(db_session, Installment.loan_id, part))
+                .group_by(Installment.loan_id)
+                .subquery()
+            )
+            charged = (
+                select(Charge.loan_id, func.sum(Charge.amount - Charge.paid).label("total"))
+                .where(among(db_session, Charge.loan_id, part))
+                .group_by(Charge.loan_id)
+                .subquery()
+            )
+            owed = (
+                select(
+                    scheduled.c.loan_id,
+                    scheduled.c.owed,
+                    (scheduled.c.total + func.coalesce(charged.c.total, 0)).label("total"),
+                )
+                .select_from(scheduled.outerjoin(charged, charged.c.loan_id == scheduled.c.loan_id))
+                .subquery()
+            )
             db_session.execute(
                 update(LoanState)
-                .where(among(db_session, LoanState.loan_id, part), LoanState.past_due_days == 0)
-                .values(
-                    outstanding_principal=owed_principal,
-                    outstanding_total=owed_installments + owed_charges,
-                    as_of=on,
-                )
+                .where(LoanState.loan_id == owed.c.loan_id, LoanState.past_due_days == 0)
+                .values(outstanding_principal=owed.c.owed, outstanding_total=owed.c.total, as_of=on)
             )
     return len(ids)
 
@@ -319,12 +322,6 @@ def initialise_states(db_session: Session, on: date) -> int:
         - Installment.paid_fee
     )
 
-    def summed(amount: Any) -> Any:
-        # per loan, through the installments' primary key: only new loans are looked at
-        return func.coalesce(
-            select(func.sum(amount)).where(Installment.loan_id == Loan.id).scalar_subquery(), 0
-        )
-
     # each product's lowest bucket is "current"
     current = {
         product_id: min(buckets, key=lambda b: b["min_days"])["code"]
@@ -332,14 +329,38 @@ def initialise_states(db_session: Session, on: date) -> int:
     }
     if not current:
         return 0
-    source = select(
-        Loan.id,
-        literal(on),
-        case(current, value=Loan.product_id),
-        summed(Installment.principal - Installment.paid_principal),
-        summed(owed),
-        literal(utcnow()),
-    ).where(fresh)
+    # per loan, through the installments' primary key: only new loans are looked at
+    principal = Installment.principal - Installment.paid_principal
+    of_loan = Installment.loan_id == Loan.id
+    if db_session.get_bind().dialect.name == "postgresql":
+        # both sums from one walk of each loan's installments
+        sums = (
+            select(func.sum(principal).label("principal"), func.sum(owed).label("total"))
+            .where(of_loan)
+            .lateral("owed")
+        )
+        source = (
+            select(
+                Loan.id,
+                literal(on),
+                case(current, value=Loan.product_id),
+                func.coalesce(sums.c.principal, 0),
+                func.coalesce(sums.c.total, 0),
+                literal(utcnow()),
+            )
+            .select_from(Loan)
+            .join(sums, true())
+            .where(fresh)
+        )
+    else:
+        source = select(
+            Loan.id,
+            literal(on),
+            case(current, value=Loan.product_id),
+            func.coalesce(select(func.sum(principal)).where(of_loan).scalar_subquery(), 0),
+            func.coalesce(select(func.sum(owed)).where(of_loan).scalar_subquery(), 0),
+            literal(utcnow()),
+        ).where(fresh)
     columns = [
         "loan_id",
         "as_of",

@@ -99,10 +99,8 @@ class LoanSnapshot(Base):
     """A loan's state at the end of one business date, for reports (roll rates, vintages)."""
 
     __tablename__ = "loan_snapshots"
-    __table_args__ = (
-        PrimaryKeyConstraint("as_of", "loan_id"),
-        Index("ix_loan_snapshots_loan", "loan_id", "as_of"),
-    )
+    # the key only: each day's rows go at its end; a loan's history probes it per date
+    __table_args__ = (PrimaryKeyConstraint("as_of", "loan_id"),)
 
     as_of: Mapped[date] = mapped_column(Date)
     loan_id: Mapped[int] = mapped_column(BigInteger)
@@ -125,8 +123,8 @@ class BucketHistory(Base):
 
     __tablename__ = "bucket_history"
     __table_args__ = (
+        # also answers "the loan's open stay" (a loan has a few stays)
         UniqueConstraint("loan_id", "entered_on"),
-        Index("ix_bucket_history_open", "loan_id", "left_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
