@@ -107,3 +107,18 @@ def test_business_date_default_is_today(client, db_session, monkeypatch):
     monkeypatch.setattr("arrears.delinquency.api.today_in_portfolio", lambda: date(2023, 3, 1))
     run = wait_for(client, client.post("/api/v1/eod-runs", json={}).json()["id"])
     assert run["business_date"] == "2023-03-01"
+
+
+def test_the_charges_listing_shows_the_open_span_as_accruing(client, db_session, engine):
+    worked_loan(db_session, penalty_rate="18")
+    eod.run_eod(engine, date(2023, 2, 10))
+    eod.run_eod(engine, date(2023, 2, 11))
+    (item,) = client.get("/api/v1/loans/W1/charges").json()["items"]
+    assert item["accruing"] is True and item["id"] is None
+    assert (item["installment_number"], item["kind"], item["charged_on"]) == (
+        1,
+        "penalty",
+        "2023-02-11",
+    )
+    assert (item["amount"], item["paid"], item["outstanding"]) == ("1.72", "0.00", "1.72")
+    assert item["description"] == "penalty accruing since 2023-01-31"

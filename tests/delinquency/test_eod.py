@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -21,6 +23,7 @@ from arrears.delinquency.models import (
 from arrears.kit.errors import Conflict
 from arrears.ledger import service as ledger
 from arrears.ledger.models import Allocation, Charge, ChargeKind
+from arrears.loans import exports
 from arrears.loans import service as loans
 from arrears.loans.schedule import from_rows
 from tests.factories import make_customer, make_loan, make_product
@@ -348,52 +351,82 @@ def test_helpers_and_the_carry_store_what_evaluating_here_would(
     assert db_session.execute(select(*columns).order_by(LoanState.loan_id)).all() == before
 
 
-def test_a_carry_the_stored_charges_contradict_is_re_derived_instead(engine, db_session, tmp_path):
-    from sqlalchemy import delete as sql_delete
-
-    from arrears.demo.build import build_demo
-
-    build_demo(engine, loans=80, seed=8, as_of=date(2025, 3, 31), directory=tmp_path)
-    eod.run_eod(engine, date(2025, 4, 1))
-    from arrears.delinquency.accrual import Carry
-
-    states = db_session.execute(
-        select(LoanState.loan_id, LoanState.carry).where(LoanState.carry.is_not(None))
+def _stored_penalties(db_session):
+    return db_session.execute(
+        select(Charge.installment_number, Charge.accrued_from, Charge.charged_on, Charge.amount)
+        .where(Charge.kind == "penalty")
+        .order_by(Charge.installment_number, Charge.accrued_from)
     ).all()
-    carried = [loan_id for loan_id, _ in states]
-    # an installment's charge for the open accrual span (the one the next day extends)
-    loan_id, number = next(
-        (loan_id, row.number)
-        for loan_id, document in states
-        for row in Carry.from_json(document).rows
-        if row.open_charge
-    )
-    open_charge = db_session.scalars(
-        select(Charge).where(
-            Charge.loan_id == loan_id,
-            Charge.installment_number == number,
-            Charge.charged_on == date(2025, 4, 1),
-            Charge.kind == "penalty",
-        )
-    ).first()
-    assert open_charge is not None
-    # someone removed an open penalty charge behind the run's back
-    db_session.execute(sql_delete(Charge).where(Charge.id == open_charge.id))
-    db_session.commit()
-    run = eod.run_eod(engine, date(2025, 4, 2))
-    assert run.loans_evaluated > run.loans_advanced  # that chunk was re-derived, not advanced
+
+
+def test_the_open_span_lives_in_the_carry_and_is_counted_once(engine, db_session):
+    """While a loan is carried, its growing penalty is not a charges row: every reader adds
+    it once, and it becomes a row when something closes the span."""
+    from arrears.loans.presenters import outstanding_by_loan
+
+    worked_loan(db_session, penalty_rate="18")
+    eod.run_eod(engine, date(2023, 2, 10))
+    run = eod.run_eod(engine, date(2023, 2, 11))
+    assert run.loans_advanced == 1  # moved on from its carry: only its state was written
+    assert _stored_penalties(db_session) == []
     db_session.expire_all()
-    restored = db_session.scalars(
-        select(Charge).where(
-            Charge.loan_id == open_charge.loan_id,
-            Charge.installment_number == open_charge.installment_number,
-            Charge.accrued_from == open_charge.accrued_from,
-            Charge.kind == "penalty",
-        )
-    ).one()
-    assert restored.charged_on == date(2025, 4, 2) and restored.amount >= open_charge.amount
-    again = delinquency.evaluate_and_store(db_session, carried, date(2025, 4, 2))
-    assert again.charges_written == again.installments_changed == 0
+    state = db_session.get(LoanState, 1)
+    assert state.open_penalty == 172  # 312.00 × 18 % × 11 / 360, rounded once
+    view = show(db_session)
+    assert view["overdue"]["penalty"] == "1.72"
+    assert view["installments"][0]["charged"]["penalty"] == "1.72"
+    assert view["outstanding"]["penalty"] == "1.72"
+    assert view["outstanding"]["total"] == "1251.72"
+    assert outstanding_by_loan(db_session=db_session, loan_ids=[1]) == {1: 125172}
+    assert state.outstanding_total == 125172
+    exported = io.StringIO()
+    exports.write_csv("loans", exported, db_session=db_session, bom=False)
+    (line,) = csv.DictReader(io.StringIO(exported.getvalue()))
+    assert (line["outstanding_charges"], line["outstanding_total"]) == ("1.72", "1251.72")
+    (accruing,) = delinquency.open_span_charges(db_session, [1])[1]
+    assert (accruing.installment_number, accruing.accrued_from, accruing.charged_on) == (
+        1,
+        date(2023, 1, 31),
+        date(2023, 2, 11),
+    )
+    # evaluating it in full again finds nothing to write: the carry and the table agree
+    again = delinquency.evaluate_and_store(db_session, [1], date(2023, 2, 11))
+    assert again.charges_written == 0
+    # a payment closes the span: it becomes a charge of the ledger
+    pay(db_session, "P1", "100.00", on=date(2023, 2, 11))
+    assert _stored_penalties(db_session) == [(1, date(2023, 1, 31), date(2023, 2, 11), 172)]
+    db_session.expire_all()
+    assert db_session.get(LoanState, 1).open_penalty == 0
+    assert delinquency.open_span_charges(db_session, [1]) == {}
+    assert show(db_session)["outstanding"]["total"] == "1151.72"
+
+
+def test_carries_cleared_by_an_upgrade_are_rebuilt_by_the_next_run(engine, db_session):
+    """Migration 0007 clears carries: the next run evaluates those loans in full and leaves
+    what carrying them every day would have."""
+    worked_loan(db_session, penalty_rate="18")
+    eod.run_eod(engine, date(2023, 2, 10))
+    db_session.execute(LoanState.__table__.update().values(carry=None))
+    # an open span stored as a charge, as the daily run stored it before
+    ledger_row = Charge(
+        loan_id=1,
+        installment_number=1,
+        kind="penalty",
+        accrued_from=date(2023, 1, 31),
+        charged_on=date(2023, 2, 10),
+        amount=156,
+        paid=0,
+        source=delinquency.ACCRUAL_SOURCE,
+    )
+    db_session.add(ledger_row)
+    db_session.commit()
+    run = eod.run_eod(engine, date(2023, 2, 11))
+    assert run.loans_advanced == 0
+    assert _stored_penalties(db_session) == []
+    db_session.expire_all()
+    state = db_session.get(LoanState, 1)
+    assert state.carry is not None and state.open_penalty == 172
+    assert show(db_session)["outstanding"]["total"] == "1251.72"
 
 
 def test_helpers_already_running_share_anything_past_one_chunk(engine, monkeypatch):

@@ -128,6 +128,14 @@ class Carry:
             ],
         }  # fmt: skip
 
+    def open_charges(self) -> dict[int, int]:
+        """The open span's penalty so far, by installment (those with any)."""
+        return {r.number: r.open_charge for r in self.rows if r.open_charge}
+
+    def open_span_begins(self, row: CarryRow, grace_days: int) -> date:
+        """The day the open span's charge on ``row``'s installment started accruing."""
+        return max(self.open_from, row.due_on + timedelta(days=grace_days))
+
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Carry:
         fromordinal = date.fromordinal
@@ -186,6 +194,22 @@ class Evaluation:
     outstanding_principal: int
     outstanding_total: int
     carry: Carry | None = None
+
+    def stored_charges(self) -> tuple[Accrued, ...]:
+        """The generated charges the ledger's table holds: all but the open span's.
+
+        With a carry, the open span's penalties (still growing each day) live in it
+        instead, so that moving the loan on a day writes its state and nothing else.
+        """
+        carried = self.carry.open_charges() if self.carry is not None else None
+        if not carried:
+            return self.charges
+        as_of = self.as_of
+        return tuple(
+            c
+            for c in self.charges
+            if not (c.kind == PENALTY and c.charged_on == as_of and c.installment_number in carried)
+        )
 
 
 def _penalty(base: int, days: int, rate: tuple[int, int], basis: int) -> int:
@@ -453,7 +477,7 @@ def advance(
     changed: list[tuple[int, date, int, int]] = []
     grown = 0
     for row in carry.rows:
-        begins = max(carry.open_from, row.due_on + grace)
+        begins = carry.open_span_begins(row, terms.grace_days)
         base = row.principal + (row.interest if terms.compound else 0)
         amount = 0
         if rate[0] and base > 0 and begins < as_of:

@@ -90,6 +90,11 @@ class LoanState(Base):
     # what advancing the loan a day needs without re-deriving it (accrual.Carry); None (SQL
     # NULL, not JSON null, so that it can be filtered on): evaluate it in full
     carry: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # the open accrual span's penalty so far, held in the carry and not in ``charges`` (0
+    # without a carry): what the ledger's charges plus this come to is what is charged
+    open_penalty: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -450,12 +450,13 @@ def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> li
 
 @dataclass
 class Advances:
-    """What moving a chunk of loans on from their carry writes (computed without writing)."""
+    """What moving a chunk of loans on from their carry writes (computed without writing).
+
+    Only states: the open span's penalties grow in the carry, not in the charges table.
+    """
 
     states: dict[int, dict[str, Any]] = field(default_factory=dict)
     previous: dict[int, dict[str, Any]] = field(default_factory=dict)
-    extended: list[dict[str, Any]] = field(default_factory=list)  # open charges grown
-    opened: list[dict[str, Any]] = field(default_factory=list)  # open charges first due
 
 
 def plan_advances(
@@ -476,10 +477,9 @@ def plan_advances(
         terms = terms_cache.get(key)
         if terms is None:
             terms = terms_cache[key] = rules.accrual_terms(row["annual_rate"])
-        since = row["as_of"]
         moved = advance(
             Carry.from_json(row["carry"]),
-            since,
+            row["as_of"],
             as_of,
             outstanding_principal=row["outstanding_principal"],
             outstanding_total=row["outstanding_total"],
@@ -494,67 +494,13 @@ def plan_advances(
             moved.aging, moved.outstanding_principal, moved.outstanding_total, moved.carry
         )
         plan.previous[loan_id] = row
-        for number, begins, amount, before in moved.open_charges:
-            if before:
-                plan.extended.append(
-                    {
-                        "b_loan": loan_id,
-                        "b_number": number,
-                        "b_from": begins,
-                        "b_was": since,
-                        "charged_on": as_of,
-                        "amount": amount,
-                    }
-                )
-            elif amount:
-                plan.opened.append(
-                    {
-                        "loan_id": loan_id,
-                        "installment_number": number,
-                        "kind": ChargeKind.PENALTY.value,
-                        "accrued_from": begins,
-                        "charged_on": as_of,
-                        "amount": amount,
-                        "paid": 0,
-                        "source": ACCRUAL_SOURCE,
-                    }
-                )
     return plan
 
 
 def store_advances(db_session: Session, plan: Advances, as_of: date, stats: StoreStats) -> None:
-    """Write what ``plan_advances`` planned (re-deriving instead if the ledger disagrees)."""
+    """Write what ``plan_advances`` planned: the loans' new states."""
     with keyed_lookups(db_session):
-        _store_advances(db_session, plan, as_of, stats)
-
-
-def _store_advances(db_session: Session, plan: Advances, as_of: date, stats: StoreStats) -> None:
-    charge_table = _table(Charge)
-    matched = update_rows(
-        db_session,
-        charge_table,
-        plan.extended,
-        keys={
-            "loan_id": "b_loan",
-            "installment_number": "b_number",
-            "accrued_from": "b_from",
-            "charged_on": "b_was",
-        },
-        where={"kind": ChargeKind.PENALTY.value, "source": ACCRUAL_SOURCE},
-    )
-    if matched != len(plan.extended):
-        # the stored ledger is not what the carry says: re-derive these loans instead
-        log.warning("eod.carry_mismatch loans=%d", len(plan.states))
-        evaluate_and_store(db_session, list(plan.states), as_of, stats=stats)
-        return
-    if plan.opened:
-        from arrears.kit.db import utcnow
-
-        now = utcnow()
-        stamps = {"created_at": now, "updated_at": now, "version": 1}
-        insert_rows(db_session, charge_table, [{**row, **stamps} for row in plan.opened])
-    stats.charges_written += len(plan.extended) + len(plan.opened)
-    _store_states(db_session, plan.states, as_of, stats, previous=plan.previous)
+        _store_states(db_session, plan.states, as_of, stats, previous=plan.previous)
     stats.loans += len(plan.states)
     stats.advanced += len(plan.states)
 
@@ -570,10 +516,10 @@ def advance_and_store(
 ) -> set[int]:
     """Move delinquent loans to which nothing happened on to ``as_of``; return those moved.
 
-    Each is advanced from its carry (``accrual.advance``): its open accrual span's charges
-    are extended and its ageing moves, with no need to load and re-derive its ledger. The
-    rest are left to ``evaluate_and_store``. With ``helpers`` (the daily run), helper
-    processes plan part of the chunks.
+    Each is advanced from its carry (``accrual.advance``): its open accrual span's penalties
+    grow in the carry and its ageing moves, with no need to load and re-derive its ledger,
+    and only its state is written. The rest are left to ``evaluate_and_store``. With
+    ``helpers`` (the daily run), helper processes plan part of the chunks.
     """
     moved: set[int] = set()
     rules_cache: dict[int, ProductRules] = {}
@@ -621,7 +567,7 @@ def plan_writes(inputs: dict[int, LoanInputs], evaluations: dict[int, Evaluation
         state = evaluation.ledger
         existing = {(r[1], r[2], r[3] or r[4]): r for r in item.accrual_rows}
         id_map: dict[int, int] = {}  # placeholder -> stored id
-        for accrued in evaluation.charges:
+        for accrued in evaluation.stored_charges():
             key = (
                 accrued.installment_number,
                 accrued.kind,
@@ -756,6 +702,7 @@ STATE_FIELDS = (
     "ifrs9_stage",
     "non_performing",
     "carry",
+    "open_penalty",
 )
 # what storing a state compares it with
 _PREVIOUS_FIELDS = ("loan_id", "as_of", "delinquent_since", "last_cured_on", *STATE_FIELDS)
@@ -793,6 +740,7 @@ def _columns(
         "ifrs9_stage": aging.classification.ifrs9_stage,
         "non_performing": aging.classification.non_performing,
         "carry": carry.to_json() if carry is not None else None,
+        "open_penalty": sum(r.open_charge for r in carry.rows) if carry is not None else 0,
     }
 
 
@@ -1014,8 +962,58 @@ def state_view(db_session: Session, loan: Loan) -> dict[str, Any]:
     }
 
 
+class OpenSpanCharge(NamedTuple):
+    """A penalty of a loan's open accrual span, held in its carry (unpaid, still growing)."""
+
+    loan_id: int
+    installment_number: int
+    accrued_from: date
+    charged_on: date  # the state's business date: accrued up to it
+    amount: int
+    updated_at: datetime
+
+
+def open_span_charges(
+    db_session: Session, loan_ids: Collection[int]
+) -> dict[int, list[OpenSpanCharge]]:
+    """The open span's penalties of ``loan_ids``: what ``charges`` does not hold (yet)."""
+    if not loan_ids:
+        return {}
+    found: dict[int, list[OpenSpanCharge]] = defaultdict(list)
+    for loan_id, as_of, carry, updated_at, grace_days in db_session.execute(
+        select(
+            LoanState.loan_id,
+            LoanState.as_of,
+            LoanState.carry,
+            LoanState.updated_at,
+            Product.grace_days,
+        )
+        .join(Loan, Loan.id == LoanState.loan_id)
+        .join(Product, Product.id == Loan.product_id)
+        .where(among(db_session, LoanState.loan_id, loan_ids), LoanState.open_penalty != 0)
+        .order_by(LoanState.loan_id)
+    ):
+        if carry is None:
+            continue
+        held = Carry.from_json(carry)
+        found[loan_id].extend(
+            OpenSpanCharge(
+                loan_id,
+                row.number,
+                held.open_span_begins(row, grace_days),
+                as_of,
+                row.open_charge,
+                updated_at,
+            )
+            for row in held.rows
+            if row.open_charge
+        )
+    return dict(found)
+
+
 def charges_by_installment(db_session: Session, loan_id: int) -> dict[int, dict[str, int]]:
-    """Fees and penalty charged on each installment, and what of them is still owed."""
+    """Fees and penalty charged on each installment, and what of them is still owed
+    (the open accrual span's penalty included)."""
     out: dict[int, dict[str, int]] = defaultdict(
         lambda: {"fee": 0, "penalty": 0, "fee_outstanding": 0, "penalty_outstanding": 0}
     )
@@ -1027,4 +1025,7 @@ def charges_by_installment(db_session: Session, loan_id: int) -> dict[int, dict[
         key = "penalty" if kind == ChargeKind.PENALTY.value else "fee"
         out[number][key] += amount
         out[number][f"{key}_outstanding"] += amount - paid
+    for charge in open_span_charges(db_session, [loan_id]).get(loan_id, ()):
+        out[charge.installment_number]["penalty"] += charge.amount
+        out[charge.installment_number]["penalty_outstanding"] += charge.amount
     return dict(out)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from arrears.auth.deps import PaymentsRead, PaymentsReverse, PaymentsWrite
 from arrears.auth.principal import Principal
 from arrears.auth.scope import apply_scope
+from arrears.delinquency import service as delinquency
 from arrears.kit.errors import NotFound, ValidationFailed
 from arrears.kit.http import BusinessDate, DbSession, PositiveAmount, Reference, problem_responses
 from arrears.kit.money import format_minor
@@ -120,7 +121,10 @@ class PaymentDetailOut(PaymentOut):
 
 
 class ChargeOut(BaseModel):
-    id: int
+    id: int | None = Field(
+        description="None for a penalty still accruing: the loan's open accrual span, "
+        "held with its state until the span closes (then it becomes a charge with an id)."
+    )
     loan_ref: str
     installment_number: int
     kind: ChargeKind
@@ -131,6 +135,9 @@ class ChargeOut(BaseModel):
     source: str
     description: str | None
     created_at: datetime
+    accruing: bool = Field(
+        default=False, description="The open accrual span's penalty, accrued up to charged_on."
+    )
 
 
 class LoanAllocationsOut(BaseModel):
@@ -201,6 +208,25 @@ def present_charge(charge: Charge, loan: Loan) -> ChargeOut:
         source=charge.source,
         description=charge.description,
         created_at=charge.created_at,
+    )
+
+
+def present_open_charge(charge: delinquency.OpenSpanCharge, loan: Loan) -> ChargeOut:
+    """A penalty of the loan's open accrual span as the API shows it (no id yet)."""
+    amount = format_minor(charge.amount, loan.currency)
+    return ChargeOut(
+        id=None,
+        loan_ref=loan.loan_ref,
+        installment_number=charge.installment_number,
+        kind=ChargeKind.PENALTY,
+        charged_on=charge.charged_on,
+        amount=amount,
+        paid=format_minor(0, loan.currency),
+        outstanding=amount,
+        source="accrual",
+        description=f"penalty accruing since {charge.accrued_from.isoformat()}",
+        created_at=charge.updated_at,
+        accruing=True,
     )
 
 
@@ -399,11 +425,12 @@ def list_charges(loan_ref: str, db_session: DbSession, principal: PaymentsRead) 
         .where(Charge.loan_id == loan.id)
         .order_by(Charge.installment_number, Charge.charged_on, Charge.id)
     ).all()
-    return LoanChargesOut(
-        loan_ref=loan.loan_ref,
-        currency=loan.currency,
-        items=[present_charge(row, loan) for row in rows],
-    )
+    items = [present_charge(row, loan) for row in rows]
+    accruing = delinquency.open_span_charges(db_session, [loan.id]).get(loan.id, [])
+    items.extend(present_open_charge(charge, loan) for charge in accruing)
+    # the open span's penalty is the latest charge of its installment
+    items.sort(key=lambda c: (c.installment_number, c.charged_on, c.accruing, c.id or 0))
+    return LoanChargesOut(loan_ref=loan.loan_ref, currency=loan.currency, items=items)
 
 
 @router.get(

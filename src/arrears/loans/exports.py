@@ -204,6 +204,8 @@ CUSTOMERS = Export(
 
 
 def _loans_query() -> AnySelect:
+    from arrears.delinquency.models import LoanState
+
     i = Installment
     owed = (
         select(
@@ -239,13 +241,17 @@ def _loans_query() -> AnySelect:
             owed.c.principal.label("owed_principal"),
             owed.c.interest.label("owed_interest"),
             owed.c.fee.label("owed_fee"),
-            charged.c.charges.label("owed_charges"),
+            # with the open accrual span's penalty, held with the state (not in charges)
+            (func.coalesce(charged.c.charges, 0) + func.coalesce(LoanState.open_penalty, 0)).label(
+                "owed_charges"
+            ),
             loan.credit,
         )
         .join(Customer, Customer.id == loan.customer_id)
         .join(Product, Product.id == loan.product_id)
         .outerjoin(owed, owed.c.loan_id == loan.id)
         .outerjoin(charged, charged.c.loan_id == loan.id)
+        .outerjoin(LoanState, LoanState.loan_id == loan.id)
         .order_by(loan.id)
     )
 

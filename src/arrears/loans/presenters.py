@@ -60,7 +60,7 @@ def schedule_json(schedule: Schedule, currency: str) -> dict[str, Any]:
 def outstanding_by_loan(*, db_session: Session, loan_ids: Collection[int]) -> dict[int, int]:
     """What is still owed per loan, minor units: unpaid installments plus unpaid charges.
 
-    Two grouped queries however many loans, and the same total as ``loan_view``'s.
+    Three queries however many loans, and the same total as ``loan_view``'s.
     """
     if not loan_ids:
         return {}
@@ -86,6 +86,15 @@ def outstanding_by_loan(*, db_session: Session, loan_ids: Collection[int]) -> di
         .group_by(Charge.loan_id)
     ):
         owed[loan_id] = owed.get(loan_id, 0) + int(total or 0)
+    from arrears.delinquency.models import LoanState
+
+    # the open accrual span's penalty, held with the loan's state (not yet in charges)
+    for loan_id, total in db_session.execute(
+        select(LoanState.loan_id, LoanState.open_penalty).where(
+            LoanState.loan_id.in_(ids), LoanState.open_penalty != 0
+        )
+    ):
+        owed[loan_id] = owed.get(loan_id, 0) + int(total)
     return owed
 
 

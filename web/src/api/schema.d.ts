@@ -1298,6 +1298,12 @@ export interface components {
         ChargeKind: "penalty" | "late_fee" | "fee";
         /** ChargeOut */
         ChargeOut: {
+            /**
+             * Accruing
+             * @description The open accrual span's penalty, accrued up to charged_on.
+             * @default false
+             */
+            accruing: boolean;
             /** Amount */
             amount: string;
             /**
@@ -1312,8 +1318,11 @@ export interface components {
             created_at: string;
             /** Description */
             description: string | null;
-            /** Id */
-            id: number;
+            /**
+             * Id
+             * @description None for a penalty still accruing: the loan's open accrual span, held with its state until the span closes (then it becomes a charge with an id).
+             */
+            id: number | null;
             /** Installment Number */
             installment_number: number;
             kind: components["schemas"]["ChargeKind"];
