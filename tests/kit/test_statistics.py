@@ -66,3 +66,27 @@ def test_keyed_lookups_leave_sqlite_alone(tmp_path):
             assert session.scalar(text("SELECT 1")) == 1
         assert statements == ["SELECT 1"]
     engine.dispose()
+
+
+def test_json_columns_read_back_the_values_written(db_session):
+    """JSON is read by orjson (``make_engine``): the same values as the standard library's."""
+    import json
+
+    from sqlalchemy import JSON, Column, Integer, MetaData, Table, select
+
+    documents = {
+        1: '{"名": "催收", "n": 9007199254740993, "f": 0.1, "l": [1, null, true, {}]}',
+        2: "[]",
+        3: "null",
+    }
+    db_session.execute(text("CREATE TEMPORARY TABLE docs (id INTEGER, d TEXT)"))
+    db_session.execute(
+        text("INSERT INTO docs VALUES (:id, :d)"),
+        [{"id": k, "d": v} for k, v in documents.items()],
+    )
+    db_session.execute(text("CREATE TEMPORARY TABLE jdocs (id INTEGER, d JSON)"))
+    cast_text = "CAST(d AS JSON)" if db_session.get_bind().dialect.name == "postgresql" else "d"
+    db_session.execute(text(f"INSERT INTO jdocs SELECT id, {cast_text} FROM docs"))
+    table = Table("jdocs", MetaData(), Column("id", Integer), Column("d", JSON))
+    read = dict(db_session.execute(select(table.c.id, table.c.d)).all())
+    assert read == {k: json.loads(v) for k, v in documents.items()}

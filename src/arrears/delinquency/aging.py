@@ -183,26 +183,36 @@ def age(
     rules: ClassificationRules = ClassificationRules(),
 ) -> Aging:
     """Age a loan: an installment is overdue when due before ``as_of`` and owing > tolerance."""
-    overdue = [p for p in positions if p.due_on < as_of and p.total > tolerance]
-    if not overdue:
+    # one pass over the positions: this runs for every loan the daily run moves on
+    principal = interest = fee = penalty = 0
+    oldest: date | None = None
+    by_bucket: dict[str, int] = {}
+    numbers: list[int] = []
+    for p in positions:
+        due_on = p.due_on
+        if due_on >= as_of:
+            continue
+        total = p.principal + p.interest + p.fee + p.penalty
+        if total <= tolerance:
+            continue
+        principal += p.principal
+        interest += p.interest
+        fee += p.fee
+        penalty += p.penalty
+        numbers.append(p.number)
+        if oldest is None or due_on < oldest:
+            oldest = due_on
+        days = (as_of - due_on).days - grace_days
+        if holds:
+            days -= held_days(holds, due_on, as_of)
+        code = bucket_for(max(0, days), buckets)
+        by_bucket[code] = by_bucket.get(code, 0) + total
+    if oldest is None:
         return Aging(as_of, 0, 0, 0, None, bucket_for(0, buckets), Overdue())
-    oldest = min(p.due_on for p in overdue)
     past_due = (as_of - oldest).days
     paused = held_days(holds, oldest, as_of) if holds else 0
     delinquent = max(0, past_due - grace_days - paused)
-    by_bucket: dict[str, int] = {}
-    for p in overdue:
-        days = (as_of - p.due_on).days - grace_days
-        if holds:
-            days -= held_days(holds, p.due_on, as_of)
-        code = bucket_for(max(0, days), buckets)
-        by_bucket[code] = by_bucket.get(code, 0) + p.total
-    amounts = Overdue(
-        principal=sum(p.principal for p in overdue),
-        interest=sum(p.interest for p in overdue),
-        fee=sum(p.fee for p in overdue),
-        penalty=sum(p.penalty for p in overdue),
-    )
+    numbers.sort()
     return Aging(
         as_of=as_of,
         past_due_days=past_due,
@@ -210,10 +220,10 @@ def age(
         paused_days=paused,
         oldest_overdue_due_on=oldest,
         bucket=bucket_for(delinquent, buckets),
-        overdue=amounts,
+        overdue=Overdue(principal, interest, fee, penalty),
         overdue_by_bucket={
             rule.code: by_bucket[rule.code] for rule in buckets if rule.code in by_bucket
         },
-        overdue_installments=tuple(sorted(p.number for p in overdue)),
+        overdue_installments=tuple(numbers),
         classification=classify(delinquent, rules),
     )

