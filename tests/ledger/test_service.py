@@ -7,11 +7,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from arrears.kit.errors import Conflict, NotFound, ValidationFailed
 from arrears.ledger import service as ledger
-from arrears.ledger.models import Allocation, ChargeKind
+from arrears.ledger.models import Allocation, ChargeKind, Payment
 from arrears.loans import service as loans
 from tests.factories import make_customer, make_loan, make_product
 
@@ -159,3 +161,76 @@ def test_random_post_and_reverse_sequences_always_restore_exactly(book):
         if rng.random() < 0.6:
             ledger.reverse_payment(db_session=book, payment_ref=f"X{k}", reason="test")
             assert state_of(book, "L1") == before
+
+
+def listed_allocations(db_session, loan_id):
+    """A loan's allocations as the API lists them: by payment date, payment, then id."""
+    return db_session.execute(
+        select(Allocation.payment_id, Allocation.installment_number, Allocation.component)
+        .add_columns(Allocation.amount)
+        .join(Payment, Payment.id == Allocation.payment_id)
+        .where(Allocation.loan_id == loan_id)
+        .order_by(Payment.value_date, Payment.id, Allocation.id)
+    ).all()
+
+
+def applied_allocations(db_session, loan_id):
+    """The same, as a fresh evaluation applies them."""
+    from arrears.delinquency import service as delinquency
+
+    item = delinquency.load_inputs(db_session, [loan_id])[loan_id]
+    rules = delinquency.load_rules(db_session, [item.product_id])[item.product_id]
+    evaluation = delinquency.evaluate_inputs(item, rules, delinquency.business_date(db_session))
+    return [
+        (a.payment_id, a.installment_number, a.component, a.amount)
+        for a in evaluation.ledger.allocations
+    ]
+
+
+def test_a_later_payment_adds_its_allocations_and_leaves_the_others_stored(book):
+    loan = make_loan(book, principal="3000.00", months=6, annual_rate="12")
+    pay(book, "P1", "L1", date(2024, 2, 5), "520.00")
+    pay(book, "P2", "L1", date(2024, 3, 5), "520.00")
+    book.commit()
+    kept = set(book.scalars(select(Allocation.id).where(Allocation.loan_id == loan.id)))
+    pay(book, "P3", "L1", date(2024, 4, 5), "520.00")
+    book.commit()
+    after = set(book.scalars(select(Allocation.id).where(Allocation.loan_id == loan.id)))
+    assert kept < after  # P1's and P2's rows untouched, P3's added
+    assert listed_allocations(book, loan.id) == applied_allocations(book, loan.id)
+    # a payment dated before the others changes how they apply: theirs are written again
+    first = book.scalar(select(Payment.id).where(Payment.payment_ref == "P1"))
+    before = [row for row in listed_allocations(book, loan.id) if row[0] == first]
+    pay(book, "P0", "L1", date(2024, 2, 3), "100.00")
+    book.commit()
+    assert [row for row in listed_allocations(book, loan.id) if row[0] == first] != before
+    assert listed_allocations(book, loan.id) == applied_allocations(book, loan.id)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 200), st.integers(1, 150_000), st.booleans()),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_stored_allocations_keep_the_order_they_apply_in(book, postings):
+    """Whatever order payments are posted and reversed in, each payment's stored rows are
+    its allocation in the order a fresh evaluation applies it."""
+    ref = f"H{len(list(book.scalars(select(Allocation.id))))}-{abs(hash(tuple(postings)))}"
+    loan = make_loan(book, ref, principal="2000.00", months=6, annual_rate="18")
+    for k, (offset, cents, reverse) in enumerate(postings):
+        pay(
+            book,
+            f"{ref}-{k}",
+            ref,
+            date(2024, 1, 10) + timedelta(days=offset),
+            f"{cents / 100:.2f}",
+        )
+        if reverse:
+            ledger.reverse_payment(db_session=book, payment_ref=f"{ref}-{k}", reason="test")
+    book.commit()
+    assert listed_allocations(book, loan.id) == applied_allocations(book, loan.id)

@@ -9,7 +9,7 @@ Both read and write a chunk of loans with a few statements, never one round-trip
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -151,7 +151,9 @@ class LoanInputs:
         default_factory=list
     )  # id, installment, kind, accrued_from, charged_on, amount, paid
     manual_paid: dict[int, int] = field(default_factory=dict)
+    # payment, installment, component, charge, amount, applied on; in the order stored
     allocations: list[tuple[Any, ...]] = field(default_factory=list)
+    allocation_ids: list[int] = field(default_factory=list)  # of each of ``allocations``
     credit: int = 0
     beyond: Beyond | None = None  # installments not loaded (see ``accrual.Beyond``)
 
@@ -277,15 +279,20 @@ def _load_inputs(
     for a in rows(
         select(
             Allocation.loan_id,
+            Allocation.id,
             Allocation.payment_id,
             Allocation.installment_number,
             Allocation.component,
             Allocation.charge_id,
             Allocation.amount,
             Allocation.applied_on,
-        ).where(among(db_session, Allocation.loan_id, loan_ids))
+        )
+        .where(among(db_session, Allocation.loan_id, loan_ids))
+        .order_by(Allocation.loan_id, Allocation.id)
     ):
-        inputs[a[0]].allocations.append(tuple(a[1:]))
+        target = inputs[a[0]]
+        target.allocation_ids.append(a[1])
+        target.allocations.append(tuple(a[2:]))
     reload = [
         item.loan_id
         for item in inputs.values()
@@ -552,7 +559,8 @@ class Writes:
     new_charge_keys: list[tuple[int, int]] = field(default_factory=list)  # loan, placeholder
     installment_updates: list[dict[str, Any]] = field(default_factory=list)
     paid_updates: list[dict[str, Any]] = field(default_factory=list)
-    allocation_loans: list[int] = field(default_factory=list)
+    allocation_loans: list[int] = field(default_factory=list)  # any allocation changed
+    allocation_deletes: list[int] = field(default_factory=list)
     allocation_rows: list[dict[str, Any]] = field(default_factory=list)
     credit_updates: list[dict[str, Any]] = field(default_factory=list)
     states: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -624,23 +632,54 @@ def plan_writes(inputs: dict[int, LoanInputs], evaluations: dict[int, Evaluation
             )
             for a in state.allocations
         ]
-        if len(wanted) != len(item.allocations) or Counter(wanted) != Counter(item.allocations):
-            writes.allocation_loans.append(loan_id)
-            writes.allocation_rows.extend(
-                {
-                    "loan_id": loan_id,
-                    "payment_id": w[0],
-                    "installment_number": w[1],
-                    "component": w[2],
-                    "charge_id": w[3],
-                    "amount": w[4],
-                    "applied_on": w[5],
-                }
-                for w in wanted
-            )
+        if wanted != item.allocations:
+            gone, fresh = _allocation_changes(wanted, item.allocations, item.allocation_ids)
+            if gone or fresh:
+                writes.allocation_loans.append(loan_id)
+                writes.allocation_deletes.extend(gone)
+                writes.allocation_rows.extend(
+                    {
+                        "loan_id": loan_id,
+                        "payment_id": w[0],
+                        "installment_number": w[1],
+                        "component": w[2],
+                        "charge_id": w[3],
+                        "amount": w[4],
+                        "applied_on": w[5],
+                    }
+                    for w in fresh
+                )
         if state.credit != item.credit:
             writes.credit_updates.append({"id": loan_id, "credit": state.credit})
     return writes
+
+
+def _allocation_changes(
+    wanted: list[tuple[Any, ...]], stored: list[tuple[Any, ...]], stored_ids: list[int]
+) -> tuple[list[int], list[tuple[Any, ...]]]:
+    """The stored allocations to delete and the wanted ones to insert, payment by payment.
+
+    A payment whose allocation is what is stored, in the same order, is left alone (a
+    payment posted today adds its own rows and leaves the earlier payments' as they are);
+    any other has its rows replaced, in the order applied, so that a payment's rows keep
+    their order by id.
+    """
+    by_payment: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in wanted:
+        by_payment[row[0]].append(row)
+    held: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+    held_ids: dict[Any, list[int]] = defaultdict(list)
+    for row, allocation_id in zip(stored, stored_ids, strict=True):
+        held[row[0]].append(row)
+        held_ids[row[0]].append(allocation_id)
+    gone: list[int] = []
+    fresh: list[tuple[Any, ...]] = []
+    for payment_id in {**dict.fromkeys(by_payment), **dict.fromkeys(held)}:  # applied order
+        rows = by_payment.get(payment_id, [])
+        if held.get(payment_id, []) != rows:
+            gone.extend(held_ids.get(payment_id, ()))
+            fresh.extend(rows)
+    return gone, fresh
 
 
 def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> None:
@@ -669,9 +708,8 @@ def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> Non
     )
     update_rows(db_session, charge_table, writes.paid_updates, keys={"id": "id"})
     if writes.allocation_loans:
-        db_session.execute(
-            delete(Allocation).where(Allocation.loan_id.in_(writes.allocation_loans))
-        )
+        for part in chunks(writes.allocation_deletes, 5000):
+            db_session.execute(delete(Allocation).where(among(db_session, Allocation.id, part)))
         rows = [
             {**row, "charge_id": inserted[(row["loan_id"], row["charge_id"])]}
             if row["charge_id"] is not None and row["charge_id"] < 0
