@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.auth.audit import register_audited
@@ -47,7 +47,17 @@ class Charge(Audited, Base):
     """A penalty, late fee or other fee charged against one installment."""
 
     __tablename__ = "charges"
-    __table_args__ = (Index("ix_charges_loan", "loan_id", "installment_number"),)
+    __table_args__ = (
+        Index("ix_charges_loan", "loan_id", "installment_number"),
+        # the charges people post, by date: the daily run looks for those charged that day
+        # (generated accruals, nearly all the rows, are left out of it)
+        Index(
+            "ix_charges_posted_on",
+            "charged_on",
+            postgresql_where=text("source <> 'accrual'"),
+            sqlite_where=text("source <> 'accrual'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), nullable=False)
