@@ -151,7 +151,7 @@ class LoanInputs:
         default_factory=list
     )  # id, installment, kind, accrued_from, charged_on, amount, paid
     manual_paid: dict[int, int] = field(default_factory=dict)
-    # payment, installment, component, charge, amount, applied on; in the order stored
+    # payment, installment, component, charge, amount, applied on (in the order read)
     allocations: list[tuple[Any, ...]] = field(default_factory=list)
     allocation_ids: list[int] = field(default_factory=list)  # of each of ``allocations``
     credit: int = 0
@@ -288,7 +288,6 @@ def _load_inputs(
             Allocation.applied_on,
         )
         .where(among(db_session, Allocation.loan_id, loan_ids))
-        .order_by(Allocation.loan_id, Allocation.id)
     ):
         target = inputs[a[0]]
         target.allocation_ids.append(a[1])
@@ -669,7 +668,8 @@ def _allocation_changes(
         by_payment[row[0]].append(row)
     held: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
     held_ids: dict[Any, list[int]] = defaultdict(list)
-    for row, allocation_id in zip(stored, stored_ids, strict=True):
+    # in the order stored (the order applied): by id
+    for allocation_id, row in sorted(zip(stored_ids, stored, strict=True)):
         held[row[0]].append(row)
         held_ids[row[0]].append(allocation_id)
     gone: list[int] = []
