@@ -286,8 +286,7 @@ def _load_inputs(
             Allocation.charge_id,
             Allocation.amount,
             Allocation.applied_on,
-        )
-        .where(among(db_session, Allocation.loan_id, loan_ids))
+        ).where(among(db_session, Allocation.loan_id, loan_ids))
     ):
         target = inputs[a[0]]
         target.allocation_ids.append(a[1])
@@ -687,8 +686,10 @@ def _store_ledger(db_session: Session, writes: Writes, stats: StoreStats) -> Non
     charge_table = _table(Charge)
     if writes.charge_deletes:
         for part in chunks(writes.charge_deletes, 5000):
-            db_session.execute(delete(Allocation).where(Allocation.charge_id.in_(part)))
-            db_session.execute(delete(Charge).where(Charge.id.in_(part)))
+            db_session.execute(
+                delete(Allocation).where(among(db_session, Allocation.charge_id, part))
+            )
+            db_session.execute(delete(Charge).where(among(db_session, Charge.id, part)))
     update_rows(db_session, charge_table, writes.charge_updates, keys={"id": "id"})
     inserted: dict[tuple[int, int], int] = {}
     if writes.new_charges:
