@@ -433,7 +433,8 @@ def _carried_states(db_session: Session, loan_ids: list[int], as_of: date) -> li
             LoanState.carry,
             Loan.product_id,
             Loan.annual_rate,
-            # not overdue_by_bucket: a state of an earlier date is always written again
+            # what advancing and storing need: the state is of an earlier date, so it is
+            # written again whatever its other columns hold
             *[LoanState.__table__.c[name] for name in _CARRIED_FIELDS],
         )
         .join(Loan, Loan.id == LoanState.loan_id)
@@ -745,7 +746,17 @@ STATE_FIELDS = (
 )
 # what storing a state compares it with
 _PREVIOUS_FIELDS = ("loan_id", "as_of", "delinquent_since", "last_cured_on", *STATE_FIELDS)
-_CARRIED_FIELDS = tuple(f for f in _PREVIOUS_FIELDS if f not in ("loan_id", "overdue_by_bucket"))
+# what ``_store_states`` reads of a state of an earlier date (it is rewritten whatever the
+# rest holds), and what advancing needs besides the carry
+_CARRIED_FIELDS = (
+    "as_of",
+    "past_due_days",
+    "bucket",
+    "delinquent_since",
+    "last_cured_on",
+    "outstanding_principal",
+    "outstanding_total",
+)
 
 
 def state_columns(evaluation: Evaluation) -> dict[str, Any]:
@@ -794,7 +805,8 @@ def _store_states(
     """Upsert loan states and record bucket moves, cures and new delinquencies as events.
 
     ``states`` are the new ``loan_states`` columns by loan; ``previous``, the stored rows
-    as mappings (with at least ``_PREVIOUS_FIELDS``) when the caller has them already.
+    as mappings when the caller has them already: with ``_PREVIOUS_FIELDS``, or with
+    ``_CARRIED_FIELDS`` for states of a business date before ``as_of``.
     """
     if previous is None:
         table = _table(LoanState)
