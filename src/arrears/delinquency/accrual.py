@@ -23,7 +23,7 @@ falling due); the daily run uses it for most delinquent loans instead of re-deri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -64,6 +64,12 @@ class AccrualTerms:
     late_fee: int = 0
     tolerance: int = 1
     order: tuple[str, ...] = DEFAULT_ORDER
+    # the penalty rate as numerator and denominator, worked out once (used once a loan)
+    rate_ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ratio = (self.penalty_rate or Decimal(0)).as_integer_ratio()
+        object.__setattr__(self, "rate_ratio", ratio)
 
 
 def resolve_penalty_rate(
@@ -255,8 +261,7 @@ def evaluate(
     grace = timedelta(days=terms.grace_days)
     suspending = [h for h in holds if h.suspends_penalty]
     generated: list[Accrued] = []
-    rate = terms.penalty_rate or Decimal(0)
-    rate_num, rate_den = rate.as_integer_ratio()
+    rate_num, rate_den = terms.rate_ratio
     late_fee_on = {due.number: due.due_on + grace + timedelta(days=1) for due in dues}
 
     receipts_sorted = sorted(receipts, key=lambda r: (r.value_date, r.sequence, r.payment_id))
@@ -472,12 +477,15 @@ def advance(
             owed = row.principal + row.interest + row.fee
             if since < fee_day <= as_of and owed > terms.tolerance:
                 return None
-    rate = (terms.penalty_rate or Decimal(0)).as_integer_ratio()
+    rate = terms.rate_ratio
     rows: list[CarryRow] = []
     changed: list[tuple[int, date, int, int]] = []
     grown = 0
+    open_from = carry.open_from
     for row in carry.rows:
-        begins = carry.open_span_begins(row, terms.grace_days)
+        begins = row.due_on + grace  # Carry.open_span_begins, inlined: once a row a day
+        if begins < open_from:
+            begins = open_from
         base = row.principal + (row.interest if terms.compound else 0)
         amount = 0
         if rate[0] and base > 0 and begins < as_of:
