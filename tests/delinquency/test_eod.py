@@ -299,7 +299,7 @@ def test_current_loans_paid_between_runs_are_summed_as_an_evaluation_would(engin
     )
     db_session.commit()
     # dated after the business date: the stored states do not count them yet
-    pay(db_session, "P1", "106.62", on=date(2024, 2, 1), loan_ref="L1")
+    pay(db_session, "P1", "300.00", on=date(2024, 2, 1), loan_ref="L1")  # part held as credit
     pay(db_session, "P2", "50.00", on=date(2024, 2, 1), loan_ref="L2")
     eod.run_eod(engine, date(2024, 2, 1))
     db_session.expire_all()
