@@ -499,7 +499,8 @@ def plan_advances(
         plan.states[loan_id] = _columns(
             moved.aging, moved.outstanding_principal, moved.outstanding_total, moved.carry
         )
-        plan.previous[loan_id] = row
+        # what storing reads of the state it replaces (a helper sends this back)
+        plan.previous[loan_id] = {name: row[name] for name in _STORED_FIELDS}
     return plan
 
 
@@ -748,15 +749,8 @@ STATE_FIELDS = (
 _PREVIOUS_FIELDS = ("loan_id", "as_of", "delinquent_since", "last_cured_on", *STATE_FIELDS)
 # what ``_store_states`` reads of a state of an earlier date (it is rewritten whatever the
 # rest holds), and what advancing needs besides the carry
-_CARRIED_FIELDS = (
-    "as_of",
-    "past_due_days",
-    "bucket",
-    "delinquent_since",
-    "last_cured_on",
-    "outstanding_principal",
-    "outstanding_total",
-)
+_STORED_FIELDS = ("as_of", "past_due_days", "bucket", "delinquent_since", "last_cured_on")
+_CARRIED_FIELDS = (*_STORED_FIELDS, "outstanding_principal", "outstanding_total")
 
 
 def state_columns(evaluation: Evaluation) -> dict[str, Any]:
@@ -806,7 +800,7 @@ def _store_states(
 
     ``states`` are the new ``loan_states`` columns by loan; ``previous``, the stored rows
     as mappings when the caller has them already: with ``_PREVIOUS_FIELDS``, or with
-    ``_CARRIED_FIELDS`` for states of a business date before ``as_of``.
+    ``_STORED_FIELDS`` for states of a business date before ``as_of``.
     """
     if previous is None:
         table = _table(LoanState)
