@@ -149,7 +149,10 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-AHEAD = 2  # tasks queued for each helper by ``share``
+# tasks queued for each helper by ``share``: enough that a helper never waits while this
+# process plans a task of its own and stores the answers that came in meanwhile (moving
+# a million loans on a day: a task planned here takes as long as storing three)
+AHEAD = 4
 log = logging.getLogger(__name__)
 
 
