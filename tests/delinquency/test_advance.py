@@ -145,6 +145,11 @@ def test_advancing_equals_evaluating_again(dues, paid, charged, terms, offset, d
         if amount:
             expected.add((number, "penalty", begins, on, amount))
     assert expected == _charged(after.charges)
+    # what the charges table holds does not move either: the open span is the carry's
+    assert _charged(after.stored_charges()) == _charged(before.stored_charges())
+    assert sum(moved.carry.open_charges().values()) == sum(
+        c.amount for c in after.charges if c not in after.stored_charges()
+    )
     # the derived ledger itself does not move: nothing was paid
     assert after.ledger.allocations == before.ledger.allocations
 
