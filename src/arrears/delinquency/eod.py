@@ -268,14 +268,7 @@ def refresh_paid_current(
                 select(
                     Installment.loan_id,
                     func.sum(Installment.principal - Installment.paid_principal).label("owed"),
-                    func.sum(
-                        Installment.principal
-                        + Installment.interest
-                        + Installment.fee
-                        - Installment.paid_principal
-                        - Installment.paid_interest
-                        - Installment.paid_fee
-                    ).label("total"),
+                    func.sum(Installment.owed).label("total"),
                 )
                 .where(among(db_session, Installment.loan_id, part))
                 .group_by(Installment.loan_id)
@@ -313,14 +306,7 @@ def initialise_states(db_session: Session, on: date) -> int:
     )
     if not db_session.scalar(select(exists().where(fresh))):
         return 0
-    owed = (
-        Installment.principal
-        + Installment.interest
-        + Installment.fee
-        - Installment.paid_principal
-        - Installment.paid_interest
-        - Installment.paid_fee
-    )
+    owed = Installment.owed
 
     # each product's lowest bucket is "current"
     current = {

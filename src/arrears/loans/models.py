@@ -18,6 +18,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from arrears.auth.audit import register_audited
@@ -101,6 +102,18 @@ class Installment(Base):
     paid_principal: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     paid_interest: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     paid_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+    @hybrid_property
+    def owed(self) -> int:
+        """Scheduled principal, interest and fee not yet paid (an SQL expression on the class)."""
+        return (
+            self.principal
+            + self.interest
+            + self.fee
+            - self.paid_principal
+            - self.paid_interest
+            - self.paid_fee
+        )
 
 
 class ImportRun(Base):

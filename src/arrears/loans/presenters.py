@@ -65,14 +65,7 @@ def outstanding_by_loan(*, db_session: Session, loan_ids: Collection[int]) -> di
     if not loan_ids:
         return {}
     ids = list(loan_ids)
-    unpaid = func.sum(
-        Installment.principal
-        + Installment.interest
-        + Installment.fee
-        - Installment.paid_principal
-        - Installment.paid_interest
-        - Installment.paid_fee
-    )
+    unpaid = func.sum(Installment.owed)
     owed: dict[int, int] = {}
     for loan_id, total in db_session.execute(
         select(Installment.loan_id, unpaid)
