@@ -323,6 +323,49 @@ def test_current_loans_paid_between_runs_are_summed_as_an_evaluation_would(engin
     assert shortcut == evaluated
 
 
+def test_borrower_contagion_marks_the_borrowers_other_loans_until_none_is_non_performing(
+    engine, db_session, monkeypatch
+):
+    from arrears.kit.settings import get_settings
+
+    monkeypatch.setenv("ARREARS_NPL_CONTAGION", "true")
+    get_settings.cache_clear()
+    try:
+        make_product(db_session)
+        make_customer(db_session)
+        make_customer(db_session, "C2", id_number="110105198001010016")
+        make_loan(db_session, "L1", disbursed_on=date(2024, 1, 1), first_due_on=date(2024, 2, 1))
+        for ref, customer in (("L2", "C1"), ("L3", "C2")):
+            make_loan(
+                db_session,
+                ref,
+                customer_ref=customer,
+                disbursed_on=date(2024, 6, 1),
+                first_due_on=date(2024, 7, 1),
+            )
+        db_session.commit()
+        eod.run_eod(engine, date(2024, 6, 15))
+
+        def flags():
+            db_session.expire_all()
+            return {
+                ref: (view["classification"]["non_performing"],
+                      view["classification"]["non_performing_by_contagion"])
+                for ref in ("L1", "L2", "L3")
+                for view in [show(db_session, ref)]
+            }  # fmt: skip
+
+        # L1 is 135 days past due: its borrower's other loan is non-performing by contagion
+        assert flags() == {"L1": (True, False), "L2": (True, True), "L3": (False, False)}
+        # paying L1's arrears ends it at the next run
+        owed = show(db_session, "L1")["overdue"]["total"]
+        pay(db_session, "P1", owed, on=date(2024, 6, 15), loan_ref="L1")
+        eod.run_eod(engine, date(2024, 6, 16))
+        assert flags() == {"L1": (False, False), "L2": (False, False), "L3": (False, False)}
+    finally:
+        get_settings.cache_clear()
+
+
 def test_helpers_and_the_carry_store_what_evaluating_here_would(
     engine, db_session, tmp_path, monkeypatch
 ):

@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from arrears.auth import audit
 from arrears.delinquency import evaluator, service
@@ -372,29 +372,24 @@ def initialise_states(db_session: Session, on: date) -> int:
 
 
 def apply_contagion(db_session: Session) -> None:
-    """Borrower-level contagion: a non-performing loan makes the borrower's others so."""
+    """Borrower-level contagion: a non-performing loan makes the borrower's others so.
+
+    Set-based: the borrowers with an active non-performing loan are found once, and only
+    the states whose flag changes are written.
+    """
     if not get_settings().npl_contagion:
         return
-    other = LoanState.__table__.alias("other")
-    other_loan = Loan.__table__.alias("other_loan")
-    this_loan = Loan.__table__.alias("this_loan")
+    sick, theirs = aliased(LoanState), aliased(Loan)
     infected = (
-        select(literal(1))
-        .select_from(other.join(other_loan, other_loan.c.id == other.c.loan_id))
-        .where(
-            other.c.non_performing.is_(True),
-            other_loan.c.status == LoanStatus.ACTIVE.value,
-            other_loan.c.customer_id
-            == select(this_loan.c.customer_id)
-            .where(this_loan.c.id == LoanState.loan_id)
-            .scalar_subquery(),
-        )
-        .exists()
+        select(theirs.customer_id)
+        .join(sick, sick.loan_id == theirs.id)
+        .where(sick.non_performing.is_(True), theirs.status == LoanStatus.ACTIVE.value)
     )
+    flag = and_(LoanState.non_performing.is_(False), Loan.customer_id.in_(infected))
     db_session.execute(
-        update(LoanState).values(
-            non_performing_by_contagion=and_(LoanState.non_performing.is_(False), infected)
-        )
+        update(LoanState)
+        .where(Loan.id == LoanState.loan_id, LoanState.non_performing_by_contagion != flag)
+        .values(non_performing_by_contagion=flag)
     )
 
 
