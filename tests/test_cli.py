@@ -43,6 +43,7 @@ def test_the_readme_walkthrough_works_end_to_end(tmp_path: Path) -> None:
     for args in (
         ("payment", "reverse", "P-0001", "--reason", "bounced"),
         ("loan", "hold", "L-0001", "--start", "2023-06-01", "--reason", "dispute"),
+        ("loan", "end-hold", "L-0001", "--on", "2023-06-10"),
         ("export", "loans"),
     ):
         result = arrears(*args, env=env)
@@ -52,6 +53,12 @@ def test_the_readme_walkthrough_works_end_to_end(tmp_path: Path) -> None:
     assert again.returncode == 0
     after = json.loads(arrears("loan", "show", "L-0001", "--json", env=env).stdout)
     assert after["holds"][0]["reason"] == "dispute"
+    assert after["holds"][0]["end_on"] == "2023-06-10"
+    # a date that is not one is refused with a message, and nothing changes
+    bad = arrears("loan", "end-hold", "L-0001", "--on", "June", env=env)
+    assert bad.returncode != 0 and "--on" in bad.stderr + bad.stdout
+    unchanged = json.loads(arrears("loan", "show", "L-0001", "--json", env=env).stdout)
+    assert unchanged["holds"] == after["holds"]
 
 
 def test_a_file_with_errors_exits_non_zero(tmp_path: Path) -> None:
