@@ -200,6 +200,47 @@ def test_hold_pauses_ageing_and_penalty(engine, db_session):
     assert view["holds"][0]["reason"] == "disaster_relief"
 
 
+def test_postings_between_runs_update_the_state_at_once(engine, db_session):
+    """A hold, a charge, a payment and its reversal posted after the last run: the stored
+    state is re-derived as of the current business date when each is posted."""
+    worked_loan(db_session, penalty_rate="18")
+    eod.run_eod(engine, date(2023, 2, 10))
+
+    def state():
+        db_session.expire_all()
+        row = db_session.get(LoanState, 1)
+        return row.as_of, row.past_due_days, row.paused_days, row.overdue_total
+
+    assert state() == (date(2023, 2, 10), 10, 0, 31356)  # 312.00 and 1.56 penalty
+    holds.place(
+        db_session=db_session,
+        loan_ref="W1",
+        start_on=date(2023, 2, 5),
+        end_on=None,  # open: held until ended
+        reason="payment_holiday",
+    )
+    db_session.commit()
+    # five days held, penalty suspended for them: 312 × 0.18 × 5 / 360 = 0.78
+    assert state() == (date(2023, 2, 10), 10, 5, 31278)
+    ledger.add_charge(
+        db_session=db_session,
+        loan=loans.get_by_ref_or_raise(db_session=db_session, loan_ref="W1"),
+        installment_number=1,
+        kind=ChargeKind.FEE,
+        charged_on=date(2023, 2, 9),
+        amount=Decimal("20.00"),
+    )
+    db_session.commit()
+    assert state()[3] == 31278 + 2000
+    pay(db_session, "P1", "400.00", on=date(2023, 2, 10))
+    assert state()[1:] == (0, 0, 0)
+    ledger.reverse_payment(db_session=db_session, payment_ref="P1", reason="bounced")
+    db_session.commit()
+    assert state() == (date(2023, 2, 10), 10, 5, 31278 + 2000)
+    assert eod.run_eod(engine, date(2023, 2, 10)).status == "completed"
+    assert state() == (date(2023, 2, 10), 10, 5, 31278 + 2000)  # the run agrees
+
+
 def test_ending_a_hold_early_resumes_ageing(engine, db_session):
     worked_loan(db_session)
     eod.run_eod(engine, date(2023, 2, 5))
