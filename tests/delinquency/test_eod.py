@@ -407,6 +407,54 @@ def test_borrower_contagion_marks_the_borrowers_other_loans_until_none_is_non_pe
         get_settings.cache_clear()
 
 
+def test_contagion_flags_are_what_the_definition_gives_on_a_demo_book(
+    engine, db_session, tmp_path, monkeypatch
+):
+    """On a demo book, day after day, with payments and cures between: each state's flag
+    is exactly "not itself non-performing, and its borrower has an active one"."""
+    from arrears.demo.build import build_demo
+    from arrears.kit.settings import get_settings
+    from arrears.loans.models import Loan
+
+    build_demo(engine, loans=400, seed=5, as_of=date(2025, 3, 31), directory=tmp_path)
+    monkeypatch.setenv("ARREARS_NPL_CONTAGION", "true")
+    get_settings.cache_clear()
+    try:
+        flagged_days = 0
+        for day in range(1, 5):
+            on = date(2025, 4, day)
+            if day == 3:  # the arrears of some non-performing loans paid in between
+                sick = db_session.execute(
+                    select(Loan.loan_ref, LoanState.overdue_total)
+                    .join(LoanState, LoanState.loan_id == Loan.id)
+                    .where(LoanState.non_performing.is_(True))
+                    .order_by(Loan.id)
+                    .limit(5)
+                ).all()
+                for k, (ref, owed) in enumerate(sick):
+                    pay(db_session, f"CURE{k}", f"{owed / 100:.2f}", on=on, loan_ref=ref)
+            eod.run_eod(engine, on)
+            db_session.expire_all()
+            rows = db_session.execute(
+                select(
+                    LoanState.loan_id,
+                    Loan.customer_id,
+                    Loan.status,
+                    LoanState.non_performing,
+                    LoanState.non_performing_by_contagion,
+                ).join(Loan, Loan.id == LoanState.loan_id)
+            ).all()
+            infected = {r.customer_id for r in rows if r.non_performing and r.status == "active"}
+            expected = {
+                r.loan_id: (not r.non_performing) and r.customer_id in infected for r in rows
+            }
+            assert {r.loan_id: r.non_performing_by_contagion for r in rows} == expected, on
+            flagged_days += any(expected.values())
+        assert flagged_days  # the book has borrowers with several loans, one of them sick
+    finally:
+        get_settings.cache_clear()
+
+
 def test_helpers_and_the_carry_store_what_evaluating_here_would(
     engine, db_session, tmp_path, monkeypatch
 ):
