@@ -439,11 +439,9 @@ def _carry(
 
 @dataclass(frozen=True, slots=True)
 class Advanced:
-    """A loan moved on from its carry: the open span's charges and the new ageing."""
+    """A loan moved on from its carry: the new carry (with the open span grown) and ageing."""
 
     as_of: date
-    # (installment, accrued_from, amount now, amount before: 0 when the charge is new)
-    open_charges: tuple[tuple[int, date, int, int], ...]
     aging: Aging
     outstanding_principal: int
     outstanding_total: int
@@ -479,7 +477,6 @@ def advance(
                 return None
     rate = terms.rate_ratio
     rows: list[CarryRow] = []
-    changed: list[tuple[int, date, int, int]] = []
     grown = 0
     open_from = carry.open_from
     for row in carry.rows:
@@ -490,8 +487,6 @@ def advance(
         amount = 0
         if rate[0] and base > 0 and begins < as_of:
             amount = _penalty(base, (as_of - begins).days, rate, terms.basis)
-        if amount or row.open_charge:
-            changed.append((row.number, begins, amount, row.open_charge))
         grown += amount - row.open_charge
         rows.append(
             CarryRow(
@@ -517,7 +512,6 @@ def advance(
     )
     return Advanced(
         as_of=as_of,
-        open_charges=tuple(changed),
         aging=aging,
         outstanding_principal=outstanding_principal,
         outstanding_total=outstanding_total + grown,

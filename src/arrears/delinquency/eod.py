@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from arrears.auth import audit
 from arrears.delinquency import evaluator, service
@@ -193,11 +194,7 @@ def dates_to_run(last_completed: date | None, target: date) -> list[date]:
 
 def candidate_ids(db_session: Session, on: date, previous: date | None) -> set[int]:
     """Active loans whose state can change on business date ``on``."""
-    owing = (
-        Installment.principal + Installment.interest + Installment.fee
-        > Installment.paid_principal + Installment.paid_interest + Installment.paid_fee
-    )
-    newly_due = select(Installment.loan_id).where(Installment.due_on < on, owing)
+    newly_due = select(Installment.loan_id).where(Installment.due_on < on, Installment.owed > 0)
     if previous is not None:
         newly_due = newly_due.where(Installment.due_on >= previous)
     since = previous or date.min
@@ -267,7 +264,7 @@ def refresh_paid_current(
             scheduled = (
                 select(
                     Installment.loan_id,
-                    func.sum(Installment.principal - Installment.paid_principal).label("owed"),
+                    func.sum(Installment.owed_principal).label("owed"),
                     func.sum(Installment.owed).label("total"),
                 )
                 .where(among(db_session, Installment.loan_id, part))
@@ -306,8 +303,6 @@ def initialise_states(db_session: Session, on: date) -> int:
     )
     if not db_session.scalar(select(exists().where(fresh))):
         return 0
-    owed = Installment.owed
-
     # each product's lowest bucket is "current"
     current = {
         product_id: min(buckets, key=lambda b: b["min_days"])["code"]
@@ -316,37 +311,34 @@ def initialise_states(db_session: Session, on: date) -> int:
     if not current:
         return 0
     # per loan, through the installments' primary key: only new loans are looked at
-    principal = Installment.principal - Installment.paid_principal
     of_loan = Installment.loan_id == Loan.id
+    lateral = None
+    principal: ColumnElement[Any]
+    total: ColumnElement[Any]
     if db_session.get_bind().dialect.name == "postgresql":
         # both sums from one walk of each loan's installments
-        sums = (
-            select(func.sum(principal).label("principal"), func.sum(owed).label("total"))
+        lateral = (
+            select(
+                func.sum(Installment.owed_principal).label("principal"),
+                func.sum(Installment.owed).label("total"),
+            )
             .where(of_loan)
             .lateral("owed")
         )
-        source = (
-            select(
-                Loan.id,
-                literal(on),
-                case(current, value=Loan.product_id),
-                func.coalesce(sums.c.principal, 0),
-                func.coalesce(sums.c.total, 0),
-                literal(utcnow()),
-            )
-            .select_from(Loan)
-            .join(sums, true())
-            .where(fresh)
-        )
-    else:
-        source = select(
-            Loan.id,
-            literal(on),
-            case(current, value=Loan.product_id),
-            func.coalesce(select(func.sum(principal)).where(of_loan).scalar_subquery(), 0),
-            func.coalesce(select(func.sum(owed)).where(of_loan).scalar_subquery(), 0),
-            literal(utcnow()),
-        ).where(fresh)
+        principal, total = lateral.c.principal, lateral.c.total
+    else:  # SQLite has no LATERAL: a walk for each sum
+        principal = select(func.sum(Installment.owed_principal)).where(of_loan).scalar_subquery()
+        total = select(func.sum(Installment.owed)).where(of_loan).scalar_subquery()
+    source = select(
+        Loan.id,
+        literal(on),
+        case(current, value=Loan.product_id),
+        func.coalesce(principal, 0),
+        func.coalesce(total, 0),
+        literal(utcnow()),
+    ).where(fresh)
+    if lateral is not None:
+        source = source.join_from(Loan, lateral, true())
     columns = [
         "loan_id",
         "as_of",

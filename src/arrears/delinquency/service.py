@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Table,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -784,7 +783,7 @@ def _columns(
         "ifrs9_stage": aging.classification.ifrs9_stage,
         "non_performing": aging.classification.non_performing,
         "carry": carry.to_json() if carry is not None else None,
-        "open_penalty": sum(r.open_charge for r in carry.rows) if carry is not None else 0,
+        "open_penalty": sum(carry.open_charges().values()) if carry is not None else 0,
     }
 
 
@@ -814,7 +813,7 @@ def _store_states(
         }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    history_close: list[dict[str, Any]] = []
+    history_close: list[int] = []  # loans whose open stay ends on ``as_of``
     history_open: list[dict[str, Any]] = []
     cures: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -860,7 +859,7 @@ def _store_states(
                 _event("loan.cured", loan_id, as_of, columns, from_bucket=before["bucket"])
             )
         if before["bucket"] != columns["bucket"]:
-            history_close.append({"b_loan": loan_id, "b_left": as_of})
+            history_close.append(loan_id)
             history_open.append(
                 {"loan_id": loan_id, "bucket": columns["bucket"], "entered_on": as_of}
             )
@@ -890,9 +889,8 @@ def _store_states(
         table = _table(BucketHistory)
         db_session.execute(
             update(table)
-            .where(table.c.loan_id == bindparam("b_loan"), table.c.left_on.is_(None))
-            .values(left_on=bindparam("b_left")),
-            history_close,
+            .where(among(db_session, table.c.loan_id, history_close), table.c.left_on.is_(None))
+            .values(left_on=as_of)
         )
     _insert_new(db_session, BucketHistory, history_open, ("loan_id", "entered_on"))
     stats.cures += _insert_new(db_session, Cure, cures, ("loan_id", "cured_on"))

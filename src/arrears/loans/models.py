@@ -104,6 +104,11 @@ class Installment(Base):
     paid_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
     @hybrid_property
+    def owed_principal(self) -> int:
+        """Scheduled principal not yet paid (an SQL expression on the class)."""
+        return self.principal - self.paid_principal
+
+    @hybrid_property
     def owed(self) -> int:
         """Scheduled principal, interest and fee not yet paid (an SQL expression on the class)."""
         return (
